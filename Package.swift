@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Linux: OpenBLAS and the image codecs come from Debian's -dev packages (scripts/install-deps installs them).
+// macOS: matrix products go through Accelerate; the codecs through Homebrew's libraries.
+let package = Package(
+    name: "deepfake",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "deepfake", targets: ["deepfake"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "Checkpoints", targets: ["Checkpoints"]),
+        .library(name: "ViT", targets: ["ViT"]),
+        .library(name: "Detection", targets: ["Detection"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(
+            name: "CImageCodecs",
+            path: "Sources/CImageCodecs",
+            cSettings: [.unsafeFlags(["-I/opt/homebrew/include"], .when(platforms: [.macOS]))],
+            linkerSettings: [
+                .linkedLibrary("turbojpeg"), .linkedLibrary("png16"), .linkedLibrary("tiff"),
+                .linkedLibrary("gif"), .linkedLibrary("webp"), .linkedLibrary("z"),
+                .unsafeFlags(["-L/opt/homebrew/lib"], .when(platforms: [.macOS])),
+            ]),
+        .target(
+            name: "Tensor",
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
+        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+        .target(name: "Checkpoints", dependencies: ["Tensor"]),
+        .target(name: "ViT", dependencies: ["Tensor", "Checkpoints"]),
+        .target(name: "Detection", dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT"]),
+        .executableTarget(
+            name: "deepfake",
+            dependencies: ["Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "deepfake-bench", dependencies: ["Detection"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: []),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
+        .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
+    ]
+)
