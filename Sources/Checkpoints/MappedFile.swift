@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory map of a whole file, unmapped when the last reference goes away.
+public final class MappedFile: @unchecked Sendable {
+    /// The path as given, for messages.
+    public let path: String
+    /// The mapped bytes (read-only; empty for an empty file).
+    public let bytes: UnsafeRawBufferPointer
+
+    /// Maps `path`; throws `CheckpointError.io` when it cannot be opened or mapped.
+    public init(path: String) throws(CheckpointError) {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw .io(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw .io(path: path, reason: String(cString: strerror(errno))) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw .io(path: path, reason: "is a directory") }
+        let size = Int(st.st_size)
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw .io(path: path, reason: "cannot map: " + String(cString: strerror(errno)))
+        }
+        bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed over `path`.
+/// A crash at any moment leaves either the old file or the new one, never a partial one.
+public func writeFileAtomically(_ path: String, _ write: (_ append: ([UInt8]) throws(CheckpointError) -> Void) throws(CheckpointError) -> Void) throws(CheckpointError) {
+    let tmp = path + ".tmp-\(getpid())"
+    guard let f = fopen(tmp, "wb") else { throw .io(path: path, reason: "cannot create: " + String(cString: strerror(errno))) }
+    var ok = false
+    defer { if !ok { fclose(f); unlink(tmp) } }
+    try write { (chunk: [UInt8]) throws(CheckpointError) in
+        guard chunk.count > 0 else { return }
+        if chunk.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, f) }) != chunk.count {
+            throw .io(path: path, reason: "write failed: " + String(cString: strerror(errno)))
+        }
+    }
+    if fflush(f) != 0 || fsync(fileno(f)) != 0 { throw .io(path: path, reason: "flush failed: " + String(cString: strerror(errno))) }
+    ok = true
+    fclose(f)
+    if rename(tmp, path) != 0 {
+        let reason = String(cString: strerror(errno))
+        unlink(tmp)
+        throw .io(path: path, reason: "rename failed: " + reason)
+    }
+}

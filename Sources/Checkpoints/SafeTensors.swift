@@ -1,0 +1,194 @@
+import Foundation
+import Tensor
+
+/// Element types a safetensors file may declare that we read as floats.
+public enum SafeTensorsDType: String, Sendable {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
+
+    /// Bytes per element.
+    public var size: Int {
+        switch self {
+        case .f32: return 4
+        case .f16, .bf16: return 2
+        case .f64: return 8
+        }
+    }
+}
+
+/// One entry of a safetensors header.
+public struct SafeTensorsEntry: Sendable {
+    public let name: String
+    /// The dtype string exactly as stored (e.g. "F32", "I64").
+    public let dtype: String
+    public let shape: [Int]
+    /// Byte range within the data section.
+    public let range: Range<Int>
+}
+
+/// A memory-mapped safetensors file: the header is parsed on open, tensor bytes are read on demand
+/// and converted to Float32.
+///
+/// Layout: an 8-byte little-endian header length, a JSON header
+/// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {..}}`, then the data section.
+public final class SafeTensorsFile: Sendable {
+    public let path: String
+    /// Entries by name.
+    public let entries: [String: SafeTensorsEntry]
+    /// The optional `__metadata__` string map.
+    public let metadata: [String: String]
+    private let file: MappedFile
+    private let dataStart: Int
+
+    /// Opens and validates the file (header bounds, offsets inside the data section, sizes that match
+    /// dtype × shape).
+    public init(path: String) throws(CheckpointError) {
+        self.path = path
+        file = try MappedFile(path: path)
+        let bytes = file.bytes
+        guard bytes.count >= 8 else { throw .malformed(path: path, reason: "file is \(bytes.count) bytes, shorter than the 8-byte header length") }
+        let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)))
+        guard headerLength >= 2, headerLength <= 100_000_000, 8 + headerLength <= bytes.count else {
+            throw .malformed(path: path, reason: "header length \(headerLength) does not fit in a file of \(bytes.count) bytes")
+        }
+        dataStart = 8 + headerLength
+        let header = Data(bytes[8..<dataStart])
+        guard let json = try? JSONSerialization.jsonObject(with: header), let object = json as? [String: Any] else {
+            throw .malformed(path: path, reason: "header is not a JSON object")
+        }
+        var entries: [String: SafeTensorsEntry] = [:]
+        var metadata: [String: String] = [:]
+        let dataCount = bytes.count - dataStart
+        for (name, value) in object {
+            if name == "__metadata__" {
+                for (k, v) in (value as? [String: Any]) ?? [:] { metadata[k] = v as? String ?? "\(v)" }
+                continue
+            }
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shape = (info["shape"] as? [NSNumber])?.map({ $0.intValue }),
+                  let offsets = (info["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offsets.count == 2
+            else { throw .malformed(path: path, reason: "header entry '\(name)' lacks dtype, shape or data_offsets") }
+            guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataCount else {
+                throw .malformed(path: path, reason: "tensor '\(name)' data_offsets \(offsets) lie outside the \(dataCount)-byte data section")
+            }
+            if let known = SafeTensorsDType(rawValue: dtype) {
+                let expected = shape.reduce(1, *) * known.size
+                guard shape.allSatisfy({ $0 >= 0 }), expected == offsets[1] - offsets[0] else {
+                    throw .malformed(path: path, reason: "tensor '\(name)' holds \(offsets[1] - offsets[0]) bytes but \(dtype) \(shape) needs \(expected)")
+                }
+            }
+            entries[name] = SafeTensorsEntry(name: name, dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
+        }
+        self.entries = entries
+        self.metadata = metadata
+    }
+
+    /// Tensor names in sorted order.
+    public var names: [String] { entries.keys.sorted() }
+
+    /// The tensor `name` converted to Float32.
+    public func tensor(_ name: String) throws(CheckpointError) -> Tensor {
+        guard let entry = entries[name] else { throw .missingTensor(path: path, tensor: name) }
+        guard let dtype = SafeTensorsDType(rawValue: entry.dtype) else {
+            throw .unsupportedDType(path: path, tensor: name, dtype: entry.dtype)
+        }
+        let count = entry.shape.reduce(1, *)
+        let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)])
+        var out = [Float](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { dst in
+            switch dtype {
+            case .f32:
+                for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            case .f16:
+                for i in 0..<count { dst[i] = floatFromHalfBits(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+            case .bf16:
+                for i in 0..<count { dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+            case .f64:
+                for i in 0..<count { dst[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+            }
+        }
+        return Tensor(shape: entry.shape, data: out)
+    }
+}
+
+/// IEEE half-precision bits → Float (exact; subnormals, infinities and NaN included).
+@inlinable
+public func floatFromHalfBits(_ h: UInt16) -> Float {
+    let sign = UInt32(h & 0x8000) << 16
+    let exponent = Int((h >> 10) & 0x1F)
+    let mantissa = UInt32(h & 0x3FF)
+    if exponent == 0 {
+        // zero or subnormal: mantissa · 2^-24
+        let magnitude = Float(mantissa) * 0x1p-24
+        return sign == 0 ? magnitude : -magnitude
+    }
+    if exponent == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
+    return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
+}
+
+/// Float → IEEE half bits, rounding to nearest even (overflow → infinity).
+public func halfBitsFromFloat(_ f: Float) -> UInt16 {
+    let bits = f.bitPattern
+    let sign = UInt16((bits >> 16) & 0x8000)
+    if f.isNaN { return sign | 0x7E00 }
+    let a = abs(f)
+    if a >= 65520 { return sign | 0x7C00 }
+    if a < 0x1p-14 {
+        // subnormal half: round a / 2^-24 to an integer, ties to even
+        return sign | UInt16((a * 0x1p24).rounded(.toNearestOrEven))
+    }
+    let e = Int((a.bitPattern >> 23) & 0xFF) - 127
+    let m = a.bitPattern & 0x7F_FFFF
+    var half = UInt32(e + 15) << 10 | (m >> 13)
+    let rest = m & 0x1FFF
+    if rest > 0x1000 || (rest == 0x1000 && (half & 1) == 1) { half += 1 }
+    return sign | UInt16(half)
+}
+
+/// Float → bfloat16 bits, rounding to nearest even.
+public func bfloat16BitsFromFloat(_ f: Float) -> UInt16 {
+    if f.isNaN { return UInt16(f.bitPattern >> 16) | 0x40 }
+    let bits = f.bitPattern
+    let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
+    return UInt16(rounded >> 16)
+}
+
+/// Writes tensors as a safetensors file, atomically (temporary file, then rename).
+public enum SafeTensorsWriter {
+    /// Writes `tensors` (names must be unique) in `dtype` with optional string `metadata`.
+    public static func write(
+        _ tensors: [(name: String, tensor: Tensor)], to path: String,
+        dtype: SafeTensorsDType = .f32, metadata: [String: String] = [:]
+    ) throws(CheckpointError) {
+        let sorted = tensors.sorted { $0.name < $1.name }
+        var offset = 0
+        var header: [String: Any] = [:]
+        for (name, tensor) in sorted {
+            guard header[name] == nil else { throw .malformed(path: path, reason: "tensor '\(name)' given twice") }
+            let size = tensor.count * dtype.size
+            header[name] = ["dtype": dtype.rawValue, "shape": tensor.shape, "data_offsets": [offset, offset + size]] as [String: Any]
+            offset += size
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        guard var json = try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]) else {
+            throw .malformed(path: path, reason: "cannot encode header")
+        }
+        while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces so the data section is 8-aligned
+        try writeFileAtomically(path) { (append) throws(CheckpointError) in
+            try append(withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) })
+            try append([UInt8](json))
+            for (_, tensor) in sorted {
+                var chunk = [UInt8]()
+                chunk.reserveCapacity(tensor.count * dtype.size)
+                for v in tensor.data {
+                    switch dtype {
+                    case .f32: withUnsafeBytes(of: v.bitPattern.littleEndian) { chunk.append(contentsOf: $0) }
+                    case .f16: withUnsafeBytes(of: halfBitsFromFloat(v).littleEndian) { chunk.append(contentsOf: $0) }
+                    case .bf16: withUnsafeBytes(of: bfloat16BitsFromFloat(v).littleEndian) { chunk.append(contentsOf: $0) }
+                    case .f64: withUnsafeBytes(of: Double(v).bitPattern.littleEndian) { chunk.append(contentsOf: $0) }
+                    }
+                }
+                try append(chunk)
+            }
+        }
+    }
+}

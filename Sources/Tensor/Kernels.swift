@@ -1,0 +1,181 @@
+// Elementwise kernels and row reductions on raw buffers, written with SIMD8<Float>.
+// Each loop handles 8 lanes at a time and finishes the tail with scalar code.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public typealias Vec8 = SIMD8<Float>
+
+@inlinable @inline(__always)
+func load8(_ p: UnsafePointer<Float>) -> Vec8 { UnsafeRawPointer(p).loadUnaligned(as: Vec8.self) }
+
+@inlinable @inline(__always)
+func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec8.self) }
+
+/// y[i] += x[i] for i in 0..<count.
+@inlinable
+public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count { store8(load8(y + i) + load8(x + i), y + i); i += 8 }
+    while i < count { y[i] += x[i]; i += 1 }
+}
+
+// MARK: exp and erf
+
+/// e^x on 8 lanes: Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, degree-7 Taylor for e^r
+/// (relative error ≈ 1e-7), 2^n assembled in the exponent bits. Inputs are clamped to [-87.3, 88.3].
+@inlinable @inline(__always)
+public func exp8(_ x: Vec8) -> Vec8 {
+    let x = pointwiseMin(pointwiseMax(x, Vec8(repeating: -87.3)), Vec8(repeating: 88.3))
+    let magic = Vec8(repeating: 12_582_912)  // 1.5·2^23: adding it rounds to an integer
+    let shifted = x * 1.442_695_04 + magic
+    let n = shifted - magic
+    let r = (x - n * 0.693_145_75) - n * 1.428_606_8e-6
+    var p = Vec8(repeating: 1.0 / 5040)
+    p = p * r + 1.0 / 720
+    p = p * r + 1.0 / 120
+    p = p * r + 1.0 / 24
+    p = p * r + 1.0 / 6
+    p = p * r + 0.5
+    p = p * r + 1
+    p = p * r + 1
+    let ni = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let scale = unsafeBitCast((ni &+ 127) &<< 23, to: Vec8.self)
+    return p * scale
+}
+
+/// erf on 8 lanes (Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7), odd-symmetric.
+@inlinable @inline(__always)
+public func erf8(_ x: Vec8) -> Vec8 {
+    let a = x.replacing(with: -x, where: x .< 0)
+    let t = 1 / (1 + 0.327_591_1 * a)
+    var poly = Vec8(repeating: 1.061_405_429)
+    poly = poly * t - 1.453_152_027
+    poly = poly * t + 1.421_413_741
+    poly = poly * t - 0.284_496_736
+    poly = poly * t + 0.254_829_592
+    poly = poly * t
+    let y = 1 - poly * exp8(-(a * a))
+    return y.replacing(with: -y, where: x .< 0)
+}
+
+// MARK: activations
+
+/// The activation functions a ViT config may name.
+public enum Activation: String, Sendable, CaseIterable {
+    /// 0.5·x·(1 + erf(x/√2)) — PyTorch `nn.GELU()`, HF "gelu".
+    case gelu
+    /// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) — HF "gelu_new", "gelu_pytorch_tanh".
+    case geluTanh
+    /// max(0, x).
+    case relu
+    /// x·sigmoid(1.702·x) — HF "quick_gelu".
+    case quickGelu
+
+    /// Maps a Hugging Face `hidden_act` string; nil for one we do not implement.
+    public init?(huggingFace name: String) {
+        switch name {
+        case "gelu": self = .gelu
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": self = .geluTanh
+        case "relu": self = .relu
+        case "quick_gelu": self = .quickGelu
+        default: return nil
+        }
+    }
+
+    /// Applies the activation in place to `count` elements.
+    @inlinable
+    public func apply(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            store8(apply8(load8(p + i)), p + i)
+            i += 8
+        }
+        if i < count {
+            var tail = Vec8(repeating: 0)
+            for j in 0..<(count - i) { tail[j] = p[i + j] }
+            let out = apply8(tail)
+            for j in 0..<(count - i) { p[i + j] = out[j] }
+        }
+    }
+
+    @inlinable @inline(__always)
+    func apply8(_ x: Vec8) -> Vec8 {
+        switch self {
+        case .gelu:
+            return 0.5 * x * (1 + erf8(x * 0.707_106_781_186_547_5))
+        case .geluTanh:
+            let u = 0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)
+            // tanh(u) = 1 - 2/(e^{2u} + 1)
+            let th = 1 - 2 / (exp8(2 * u) + 1)
+            return 0.5 * x * (1 + th)
+        case .relu:
+            return x.replacing(with: 0, where: x .< 0)
+        case .quickGelu:
+            return x / (1 + exp8(-1.702 * x))
+        }
+    }
+}
+
+// MARK: row reductions
+
+/// LayerNorm over the last dimension: out[r] = (x[r] − mean) / √(var + eps) · gamma + beta,
+/// biased variance, for `rows` rows of `width` (x and out may alias).
+@inlinable
+public func layerNorm(
+    _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+    gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float
+) {
+    for r in 0..<rows {
+        let xr = x + r * width, orow = out + r * width
+        var acc = Vec8(repeating: 0)
+        var i = 0
+        while i + 8 <= width { acc += load8(xr + i); i += 8 }
+        var sum = acc.sum()
+        while i < width { sum += xr[i]; i += 1 }
+        let mean = sum / Float(width)
+        var acc2 = Vec8(repeating: 0)
+        i = 0
+        while i + 8 <= width { let d = load8(xr + i) - mean; acc2 += d * d; i += 8 }
+        var sq = acc2.sum()
+        while i < width { let d = xr[i] - mean; sq += d * d; i += 1 }
+        let inv = 1 / (sq / Float(width) + eps).squareRoot()
+        i = 0
+        while i + 8 <= width {
+            store8((load8(xr + i) - mean) * inv * load8(gamma + i) + load8(beta + i), orow + i)
+            i += 8
+        }
+        while i < width { orow[i] = (xr[i] - mean) * inv * gamma[i] + beta[i]; i += 1 }
+    }
+}
+
+/// Softmax of each row in place: x ← exp(x − max) / Σ exp(x − max).
+@inlinable
+public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, stride: Int) {
+    for r in 0..<rows {
+        let p = x + r * stride
+        var m = -Float.infinity
+        var i = 0
+        var mv = Vec8(repeating: -.infinity)
+        while i + 8 <= width { mv = pointwiseMax(mv, load8(p + i)); i += 8 }
+        m = mv.max()
+        while i < width { m = max(m, p[i]); i += 1 }
+        var acc = Vec8(repeating: 0)
+        i = 0
+        while i + 8 <= width { let e = exp8(load8(p + i) - m); store8(e, p + i); acc += e; i += 8 }
+        var sum = acc.sum()
+        while i < width {
+            var tail = Vec8(repeating: -.infinity)
+            tail[0] = p[i] - m
+            let e = exp8(tail)[0]
+            p[i] = e; sum += e; i += 1
+        }
+        let inv = 1 / sum
+        i = 0
+        while i + 8 <= width { store8(load8(p + i) * inv, p + i); i += 8 }
+        while i < width { p[i] *= inv; i += 1 }
+    }
+}

@@ -1,0 +1,61 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
+
+/// Matrix products through the platform BLAS (OpenBLAS on Linux, Accelerate on macOS).
+///
+/// The BLAS runs single-threaded: callers split work over cores themselves (rows of a big product,
+/// or independent small products such as attention heads), which is faster on these small shapes
+/// than letting the BLAS spawn threads per call.
+public enum BLAS {
+    /// Call once before any product; idempotent.
+    public static func configure() {
+        #if !canImport(Accelerate)
+        _ = singleThreaded
+        #endif
+    }
+
+    #if !canImport(Accelerate)
+    private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+    #endif
+
+    /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major, with leading dimensions.
+    @inlinable
+    public static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+/// y[rows×out] = x[rows×in] · wᵀ + bias, where `w` is a PyTorch Linear weight [out×in].
+/// Rows are split over `threads`; `epilogue(rowRange)` runs on each finished slice (fused activation).
+@inlinable
+public func linearForward(
+    x: UnsafePointer<Float>, rows: Int, inFeatures: Int,
+    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
+    y: UnsafeMutablePointer<Float>, threads: Int,
+    epilogue: ((Range<Int>) -> Void)? = nil
+) {
+    let parts = max(1, min(threads, rows / 16))
+    parallelFor(parts, threads: threads) { part in
+        let r = chunkRange(part, of: parts, total: rows)
+        if r.isEmpty { return }
+        let yp = y + r.lowerBound * outFeatures
+        BLAS.gemm(transA: false, transB: true, m: r.count, n: outFeatures, k: inFeatures,
+                  a: x + r.lowerBound * inFeatures, lda: inFeatures, b: weight, ldb: inFeatures,
+                  c: yp, ldc: outFeatures)
+        if let bias {
+            for row in 0..<r.count { addInPlace(yp + row * outFeatures, bias, count: outFeatures) }
+        }
+        epilogue?(r)
+    }
+}
