@@ -46,7 +46,8 @@ public final class SafeTensorsFile: Sendable {
         file = try MappedFile(path: path)
         let bytes = file.bytes
         guard bytes.count >= 8 else { throw .malformed(path: path, reason: "file is \(bytes.count) bytes, shorter than the 8-byte header length") }
-        let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)))
+        let storedLength = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        let headerLength = Int(clamping: min(storedLength, UInt64(Int.max)))
         guard headerLength >= 2, headerLength <= 100_000_000, 8 + headerLength <= bytes.count else {
             throw .malformed(path: path, reason: "header length \(headerLength) does not fit in a file of \(bytes.count) bytes")
         }

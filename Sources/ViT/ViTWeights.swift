@@ -12,6 +12,14 @@ public struct ViTBlockWeights: Sendable {
     public var norm2Weight: [Float], norm2Bias: [Float]
     public var fc1Weight: [Float], fc1Bias: [Float]
     public var fc2Weight: [Float], fc2Bias: [Float]
+
+    public init(norm1Weight: [Float], norm1Bias: [Float], qkvWeight: [Float], qkvBias: [Float],
+                projWeight: [Float], projBias: [Float], norm2Weight: [Float], norm2Bias: [Float],
+                fc1Weight: [Float], fc1Bias: [Float], fc2Weight: [Float], fc2Bias: [Float]) {
+        self.norm1Weight = norm1Weight; self.norm1Bias = norm1Bias; self.qkvWeight = qkvWeight; self.qkvBias = qkvBias
+        self.projWeight = projWeight; self.projBias = projBias; self.norm2Weight = norm2Weight; self.norm2Bias = norm2Bias
+        self.fc1Weight = fc1Weight; self.fc1Bias = fc1Bias; self.fc2Weight = fc2Weight; self.fc2Bias = fc2Bias
+    }
 }
 
 /// All parameters of a ViT encoder.
@@ -23,6 +31,12 @@ public struct ViTWeights: Sendable {
     public var positionEmbedding: [Float]
     public var blocks: [ViTBlockWeights]
     public var normWeight: [Float], normBias: [Float]
+
+    public init(patchWeight: [Float], patchBias: [Float], classToken: [Float], positionEmbedding: [Float],
+                blocks: [ViTBlockWeights], normWeight: [Float], normBias: [Float]) {
+        self.patchWeight = patchWeight; self.patchBias = patchBias; self.classToken = classToken
+        self.positionEmbedding = positionEmbedding; self.blocks = blocks; self.normWeight = normWeight; self.normBias = normBias
+    }
 }
 
 /// The checkpoint naming conventions we read and write.

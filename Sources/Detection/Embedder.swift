@@ -1,0 +1,105 @@
+import Imaging
+import Tensor
+import ViT
+
+/// Settings of the embedding pipeline.
+public struct EmbedderOptions: Sendable {
+    /// Images per forward pass.
+    public var batchSize: Int = 32
+    /// Cores for decoding and for the model.
+    public var compute: ComputeOptions = .init()
+    /// How decoded images become model input (CoDE's released protocol: center crop 224, no resize).
+    public var preprocessing: Preprocessing = .inference
+    public var normalization: Normalization = .imageNet
+    /// Limits applied before decoding (pixel count).
+    public var decode: DecodeOptions = .init()
+
+    public init(batchSize: Int = 32, compute: ComputeOptions = .init(), preprocessing: Preprocessing = .inference,
+                normalization: Normalization = .imageNet, decode: DecodeOptions = .init()) {
+        self.batchSize = max(1, batchSize); self.compute = compute; self.preprocessing = preprocessing
+        self.normalization = normalization; self.decode = decode
+    }
+}
+
+/// The outcome for one input: its embedding, or the reason it has none.
+public struct EmbeddingResult: Sendable {
+    public let path: String
+    public let embedding: Result<[Float], EmbeddingFailure>
+}
+
+/// Why an input produced no embedding; `description` is the message users see.
+public struct EmbeddingFailure: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Decodes, preprocesses and embeds images in batches, streaming results in input order.
+///
+/// Memory stays bounded by one batch whatever the number of inputs. A file that cannot be decoded gets a
+/// failure result in its place; the rest of the batch goes on.
+public struct Embedder: Sendable {
+    public let model: VisionTransformer
+    public let options: EmbedderOptions
+
+    public init(model: VisionTransformer, options: EmbedderOptions = .init()) {
+        precondition(model.config.channels == 3, "the embedder feeds RGB images; the model expects \(model.config.channels) channels")
+        self.model = model
+        self.options = options
+    }
+
+    /// Embeds `items` and calls `emit` once per item, in order, as each batch finishes.
+    public func run(_ items: [InputItem], emit: (EmbeddingResult) -> Void) {
+        var start = 0
+        while start < items.count {
+            let batch = Array(items[start..<min(items.count, start + options.batchSize)])
+            for result in embedBatch(batch) { emit(result) }
+            start += batch.count
+        }
+    }
+
+    /// Embeds one batch: decode + preprocess on all cores, then one forward pass over the images that decoded.
+    public func embedBatch(_ batch: [InputItem]) -> [EmbeddingResult] {
+        let size = model.config.imageSize
+        let prep: Preprocessing
+        switch options.preprocessing {
+        case .centerCrop: prep = .centerCrop(size: size)
+        case let .resizeThenCenterCrop(resize, _): prep = .resizeThenCenterCrop(resize: resize, crop: size)
+        }
+        let perImage = model.inputCount
+        var pixels = [Float](repeating: 0, count: batch.count * perImage)
+        var failures = [String?](repeating: nil, count: batch.count)
+        let decode = options.decode, norm = options.normalization
+        pixels.withUnsafeMutableBufferPointer { px in
+            failures.withUnsafeMutableBufferPointer { fails in
+                let px = UncheckedSendable(px), fails = UncheckedSendable(fails)
+                parallelFor(batch.count, threads: options.compute.threads) { i in
+                    if let error = batch[i].error { fails.value[i] = "\(batch[i].path): \(error)"; return }
+                    do {
+                        let image = try decodeImage(path: batch[i].path, options: decode)
+                        let slot = UnsafeMutableBufferPointer(rebasing: px.value[(i * perImage)..<((i + 1) * perImage)])
+                        prep.apply(image, normalization: norm, into: slot)
+                    } catch {
+                        fails.value[i] = "\(error)"
+                    }
+                }
+            }
+        }
+        // Pack the images that decoded and run them through the model together.
+        let good = (0..<batch.count).filter { failures[$0] == nil }
+        var embeddings: [[Float]] = []
+        if !good.isEmpty {
+            var packed = [Float]()
+            packed.reserveCapacity(good.count * perImage)
+            for i in good { packed += pixels[(i * perImage)..<((i + 1) * perImage)] }
+            let out = packed.withUnsafeBufferPointer { model.embed(pixels: $0, batch: good.count, options: options.compute) }
+            let d = model.config.hiddenSize
+            embeddings = (0..<good.count).map { Array(out.data[($0 * d)..<(($0 + 1) * d)]) }
+        }
+        var next = 0
+        return batch.indices.map { i in
+            if let message = failures[i] { return EmbeddingResult(path: batch[i].path, embedding: .failure(EmbeddingFailure(message))) }
+            defer { next += 1 }
+            return EmbeddingResult(path: batch[i].path, embedding: .success(embeddings[next]))
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Imaging
+
+/// One image the user asked for: a path as given, or an error saying why it cannot be used.
+public struct InputItem: Sendable, Equatable {
+    /// The path as the user gave it, or as found under a directory they gave.
+    public let path: String
+    /// Non-nil when the input cannot be read at all (missing path, unreadable directory).
+    public let error: String?
+
+    public init(path: String, error: String? = nil) {
+        self.path = path
+        self.error = error
+    }
+}
+
+/// Expands command-line inputs into image files, in a stable order.
+///
+/// A file is taken as given, whatever its extension (the decoder picks the format by content).
+/// A directory is walked recursively; files whose extension (any case) is an image extension are kept,
+/// sorted by path; hidden files and folders are skipped. A path that does not exist becomes an error item,
+/// so the caller can report it in its place and go on.
+public func expandInputs(_ inputs: [String]) -> [InputItem] {
+    var out: [InputItem] = []
+    let fm = FileManager.default
+    for input in inputs {
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: input, isDirectory: &isDirectory) else {
+            out.append(InputItem(path: input, error: "no such file or directory"))
+            continue
+        }
+        if !isDirectory.boolValue {
+            out.append(InputItem(path: input, error: nil))
+            continue
+        }
+        guard let walker = fm.enumerator(atPath: input) else {
+            out.append(InputItem(path: input, error: "cannot read directory"))
+            continue
+        }
+        var found: [String] = []
+        while let relative = walker.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            if name.hasPrefix(".") {
+                if (walker.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { walker.skipDescendants() }
+                continue
+            }
+            let ext = (name as NSString).pathExtension.lowercased()
+            guard imageFileExtensions.contains(ext) else { continue }
+            let full = input.hasSuffix("/") ? input + relative : input + "/" + relative
+            var childIsDirectory: ObjCBool = false
+            if fm.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue { found.append(full) }
+        }
+        out += found.sorted().map { InputItem(path: $0, error: nil) }
+    }
+    return out
+}

@@ -1,0 +1,58 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+func printError(_ message: String) {
+    FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
+}
+
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+/// Result lines go to stdout through `printLine`, which keeps the bar below them.
+struct ProgressBar {
+    let total: Int
+    let label: String
+    private var done = 0
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+    private let enabled: Bool
+
+    init(total: Int, label: String) {
+        self.total = total
+        self.label = label
+        enabled = isatty(2) == 1 && total > 1
+    }
+
+    mutating func advance(by n: Int = 1) {
+        done += n
+        let now = Date()
+        if enabled && (now.timeIntervalSince(lastDraw) > 0.1 || done == total) {
+            lastDraw = now
+            draw(now)
+        }
+    }
+
+    func printLine(_ line: String) {
+        if enabled { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+        print(line)
+        fflush(nil)
+        if enabled { draw(Date()) }
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+    }
+
+    private func draw(_ now: Date) {
+        let elapsed = now.timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let width = 30
+        let filled = total > 0 ? width * done / total : width
+        let eta = rate > 0 ? Int(Double(total - done) / rate) : 0
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        let text = "\r\u{1B}[K\(label) \(bar) \(done)/\(total)  " + String(format: "%.1f", rate) + " img/s  ETA \(eta)s"
+        FileHandle.standardError.write(text.data(using: .utf8)!)
+    }
+}

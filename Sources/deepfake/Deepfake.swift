@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct Deepfake: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deepfake",
+        abstract: "CoDE deepfake detection in native Swift: embed images with the CoDE ViT.",
+        discussion: """
+            Exit status: 0 success; 1 some inputs failed (each is reported in its own output row); \
+            2 the model could not be loaded; 64 bad command-line usage.
+            """,
+        version: "0.1.0",
+        subcommands: [Embed.self])
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Tensor
+import XCTest
+
+/// Kernels against double-precision libm and straightforward double-precision formulas.
+final class KernelTests: XCTestCase {
+    private func grid(_ lo: Double, _ hi: Double, _ n: Int) -> [Float] {
+        (0..<n).map { Float(lo + (hi - lo) * Double($0) / Double(n - 1)) }
+    }
+
+    func testExpMatchesLibmToOneMillionth() {
+        let xs = grid(-87, 88, 100_003)
+        var worst = 0.0
+        for chunk in stride(from: 0, to: xs.count - 8, by: 8) {
+            let v = exp8(SIMD8<Float>(xs[chunk..<(chunk + 8)]))
+            for j in 0..<8 {
+                let ref = Foundation.exp(Double(xs[chunk + j]))
+                worst = max(worst, abs(Double(v[j]) - ref) / ref)
+            }
+        }
+        XCTAssertLessThan(worst, 1e-6, "worst relative error \(worst)")
+    }
+
+    func testErfMatchesLibm() {
+        let xs = grid(-6, 6, 400_001)
+        var worst = 0.0
+        for chunk in stride(from: 0, to: xs.count - 8, by: 8) {
+            let v = erf8(SIMD8<Float>(xs[chunk..<(chunk + 8)]))
+            for j in 0..<8 { worst = max(worst, abs(Double(v[j]) - Foundation.erf(Double(xs[chunk + j])))) }
+        }
+        XCTAssertLessThan(worst, 2e-7, "worst absolute error \(worst)")
+    }
+
+    func testActivationsMatchTheirFormulas() {
+        var xs = grid(-8, 8, 1003)  // not a multiple of 8: exercises the tail
+        let original = xs
+        for act in Activation.allCases {
+            xs = original
+            xs.withUnsafeMutableBufferPointer { act.apply($0.baseAddress!, count: $0.count) }
+            for (x, y) in zip(original, xs) {
+                let d = Double(x)
+                let ref: Double
+                switch act {
+                case .gelu: ref = 0.5 * d * (1 + Foundation.erf(d / 2.0.squareRoot()))
+                case .geluTanh: ref = 0.5 * d * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (d + 0.044715 * d * d * d)))
+                case .relu: ref = max(0, d)
+                case .quickGelu: ref = d / (1 + Foundation.exp(-1.702 * d))
+                }
+                XCTAssertEqual(Double(y), ref, accuracy: 2e-6, "\(act) at \(x)")
+            }
+        }
+    }
+
+    func testSoftmaxRowsAgainstDouble() {
+        let width = 197, rows = 3
+        var x = (0..<(rows * width)).map { Float(sin(Double($0) * 0.37) * 9) }
+        let original = x
+        x.withUnsafeMutableBufferPointer { softmaxRows($0.baseAddress!, rows: rows, width: width, stride: width) }
+        for r in 0..<rows {
+            let row = original[(r * width)..<((r + 1) * width)].map(Double.init)
+            let m = row.max()!
+            let e = row.map { Foundation.exp($0 - m) }
+            let s = e.reduce(0, +)
+            for j in 0..<width { XCTAssertEqual(Double(x[r * width + j]), e[j] / s, accuracy: 1e-7) }
+        }
+    }
+
+    func testLayerNormAgainstDouble() {
+        let width = 203, rows = 4
+        let x = (0..<(rows * width)).map { Float(cos(Double($0) * 0.11) * 3 + 0.5) }
+        let gamma = (0..<width).map { Float(1 + 0.01 * Double($0 % 7)) }
+        let beta = (0..<width).map { Float(0.1 * Double($0 % 5) - 0.2) }
+        var out = [Float](repeating: 0, count: x.count)
+        layerNorm(x, &out, rows: rows, width: width, gamma: gamma, beta: beta, eps: 1e-6)
+        for r in 0..<rows {
+            let row = x[(r * width)..<((r + 1) * width)].map(Double.init)
+            let mean = row.reduce(0, +) / Double(width)
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(width)
+            for j in 0..<width {
+                let ref = (row[j] - mean) / (variance + 1e-6).squareRoot() * Double(gamma[j]) + Double(beta[j])
+                XCTAssertEqual(Double(out[r * width + j]), ref, accuracy: 2e-6)
+            }
+        }
+    }
+
+    func testLinearForwardAgainstDoubleProduct() {
+        let rows = 37, inF = 29, outF = 23
+        let x = (0..<(rows * inF)).map { Float(sin(Double($0))) }
+        let w = (0..<(outF * inF)).map { Float(cos(Double($0) * 0.7)) }
+        let b = (0..<outF).map { Float($0) * 0.1 }
+        for threads in [1, 2, 3] {
+            var y = [Float](repeating: .nan, count: rows * outF)
+            linearForward(x: x, rows: rows, inFeatures: inF, weight: w, bias: b, outFeatures: outF, y: &y, threads: threads)
+            for r in 0..<rows {
+                for o in 0..<outF {
+                    var ref = Double(b[o])
+                    for k in 0..<inF { ref += Double(x[r * inF + k]) * Double(w[o * inF + k]) }
+                    XCTAssertEqual(Double(y[r * outF + o]), ref, accuracy: 1e-4, "threads \(threads)")
+                }
+            }
+        }
+    }
+
+    func testChunksCoverTheRangeExactlyOnce() {
+        for total in [0, 1, 7, 197, 6304] {
+            for parts in 1...5 {
+                let ranges = (0..<parts).map { chunkRange($0, of: parts, total: total) }
+                XCTAssertEqual(ranges.map(\.count).reduce(0, +), total)
+                for k in 1..<parts { XCTAssertEqual(ranges[k].lowerBound, ranges[k - 1].upperBound) }
+            }
+        }
+    }
+}
