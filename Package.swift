@@ -2,7 +2,9 @@
 import PackageDescription
 
 // Linux: OpenBLAS and the image codecs come from Debian's -dev packages (scripts/install-deps installs them).
-// macOS: matrix products go through Accelerate; the codecs through Homebrew's libraries.
+// macOS: matrix products go through Accelerate; the codecs through Homebrew's libraries (brew install
+// jpeg-turbo libpng libtiff giflib webp; export CPATH=$(brew --prefix)/include LIBRARY_PATH=$(brew --prefix)/lib).
+// No unsafe flags, so other packages can depend on this one.
 let package = Package(
     name: "deepfake",
     platforms: [.macOS(.v13)],
@@ -22,11 +24,9 @@ let package = Package(
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
-            cSettings: [.unsafeFlags(["-I/opt/homebrew/include"], .when(platforms: [.macOS]))],
             linkerSettings: [
-                .linkedLibrary("turbojpeg"), .linkedLibrary("png16"), .linkedLibrary("tiff"),
+                .linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("tiff"),
                 .linkedLibrary("gif"), .linkedLibrary("webp"), .linkedLibrary("z"),
-                .unsafeFlags(["-L/opt/homebrew/lib"], .when(platforms: [.macOS])),
             ]),
         .target(
             name: "Tensor",

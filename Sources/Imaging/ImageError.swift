@@ -1,0 +1,52 @@
+/// Why an image could not be decoded. Every case names the input (`name`, as the caller gave it).
+public enum ImageError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The file could not be opened or read.
+    case unreadable(name: String, reason: String)
+    /// The input has no bytes at all.
+    case empty(name: String)
+    /// The content matches none of the supported formats (detection is by content, never by extension).
+    case unrecognizedFormat(name: String)
+    /// `width * height` exceeds `DecodeOptions.maxPixels`; refused before any pixel memory is allocated.
+    case tooLarge(name: String, format: ImageFormat, width: Int, height: Int, maxPixels: Int)
+    /// The data ends before the image does.
+    case truncated(name: String, format: ImageFormat, detail: String)
+    /// The data is malformed.
+    case corrupt(name: String, format: ImageFormat, detail: String)
+    /// A valid file in a variant this decoder does not handle (e.g. 12-bit JPEG, 32-bit float TIFF).
+    case unsupported(name: String, format: ImageFormat, detail: String)
+    /// Memory for the pixels could not be allocated.
+    case outOfMemory(name: String, format: ImageFormat)
+
+    /// The input's name as given to the decoder.
+    public var name: String {
+        switch self {
+        case .unreadable(let name, _), .empty(let name), .unrecognizedFormat(let name),
+             .tooLarge(let name, _, _, _, _), .truncated(let name, _, _), .corrupt(let name, _, _),
+             .unsupported(let name, _, _), .outOfMemory(let name, _):
+            return name
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unreadable(let name, let reason):
+            return "\(name): cannot read the file: \(reason)"
+        case .empty(let name):
+            return "\(name): the file is empty (0 bytes); re-download or remove it"
+        case .unrecognizedFormat(let name):
+            return "\(name): not a recognised image format (supported: JPEG, PNG, BMP, GIF, TIFF, WebP; "
+                + "the format is detected from the content, not the extension)"
+        case .tooLarge(let name, let format, let width, let height, let maxPixels):
+            return "\(name): \(format.displayName) image of \(width)x\(height) = \(width * height) pixels exceeds "
+                + "the limit of \(maxPixels) pixels (DecodeOptions.maxPixels); refused before decoding"
+        case .truncated(let name, let format, let detail):
+            return "\(name): \(format.displayName) data is truncated (\(detail)); the file is incomplete"
+        case .corrupt(let name, let format, let detail):
+            return "\(name): corrupt \(format.displayName) data: \(detail)"
+        case .unsupported(let name, let format, let detail):
+            return "\(name): unsupported \(format.displayName) variant: \(detail)"
+        case .outOfMemory(let name, let format):
+            return "\(name): out of memory while decoding the \(format.displayName) image"
+        }
+    }
+}
