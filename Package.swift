@@ -1,10 +1,13 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Linux: OpenBLAS and the image codecs come from Debian's -dev packages (scripts/install-deps installs them).
+// Linux: oneDNN (matrix products) and the image codecs come from Debian's -dev packages (scripts/install-deps
+// installs them). `DEEPFAKE_BLAS=openblas swift build` links OpenBLAS's CBLAS instead of oneDNN.
 // macOS: matrix products go through Accelerate; the codecs through Homebrew's libraries (brew install
 // jpeg-turbo libpng libtiff giflib webp; export CPATH=$(brew --prefix)/include LIBRARY_PATH=$(brew --prefix)/lib).
 // No unsafe flags, so other packages can depend on this one.
+let useOpenBLAS = Context.environment["DEEPFAKE_BLAS"] == "openblas"
+
 let package = Package(
     name: "deepfake",
     platforms: [.macOS(.v13)],
@@ -21,6 +24,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
@@ -30,7 +34,7 @@ let package = Package(
             ]),
         .target(
             name: "Tensor",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            dependencies: [.target(name: useOpenBLAS ? "CBLAS" : "CDNNL", condition: .when(platforms: [.linux]))],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
         .target(name: "Checkpoints", dependencies: ["Tensor"]),

@@ -89,7 +89,7 @@ final class SafeTensorsTests: XCTestCase {
         for (name, bytes) in [("empty", [UInt8]()), ("garbage", [UInt8](repeating: 0xFF, count: 64)),
                               ("shortheader", [8, 0, 0, 0, 0, 0, 0, 0, 0x7B])] {
             let path = tmp + "/\(name).safetensors"
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
             XCTAssertThrowsError(try SafeTensorsFile(path: path), name) { error in
                 XCTAssertTrue("\(error)".contains(name), "\(error)")
             }
