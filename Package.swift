@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "ViT", targets: ["ViT"]),
+        .library(name: "Heads", targets: ["Heads"]),
+        .library(name: "Hub", targets: ["Hub"]),
         .library(name: "Detection", targets: ["Detection"]),
     ],
     dependencies: [
@@ -39,15 +41,19 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
         .target(name: "Checkpoints", dependencies: ["Tensor"]),
         .target(name: "ViT", dependencies: ["Tensor", "Checkpoints"]),
-        .target(name: "Detection", dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT"]),
+        .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
+        .target(name: "Hub"),
+        .target(name: "Detection", dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "Hub"]),
         .executableTarget(
             name: "deepfake",
             dependencies: ["Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "deepfake-bench", dependencies: ["Detection"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: []),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor"]),
+        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
     ]
 )
