@@ -27,6 +27,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
@@ -39,7 +40,7 @@ let package = Package(
             dependencies: [.target(name: useOpenBLAS ? "CBLAS" : "CDNNL", condition: .when(platforms: [.linux]))],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
-        .target(name: "Checkpoints", dependencies: ["Tensor"]),
+        .target(name: "Checkpoints", dependencies: ["Tensor", "CZlib"]),
         .target(name: "ViT", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Hub"),

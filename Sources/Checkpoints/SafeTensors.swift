@@ -193,3 +193,75 @@ public enum SafeTensorsWriter {
         }
     }
 }
+
+extension SafeTensorsFile {
+    /// The tensor `name` as Double: bit-exact for F64, exactly widened from F32, F16 and BF16.
+    public func tensorDoubles(_ name: String) throws(CheckpointError) -> [Double] {
+        guard let entry = entries[name] else { throw .missingTensor(path: path, tensor: name) }
+        guard let dtype = SafeTensorsDType(rawValue: entry.dtype) else {
+            throw .unsupportedDType(path: path, tensor: name, dtype: entry.dtype)
+        }
+        if dtype != .f64 { return try tensor(name).data.map(Double.init) }
+        let count = entry.shape.reduce(1, *)
+        let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)])
+        return (0..<count).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+    }
+}
+
+extension SafeTensorsWriter {
+    /// Writes Double tensors as F64 (bit-exact) together with Float tensors stored as `floatDType`, with
+    /// optional string `metadata`, atomically. Names must be unique across both lists; each Double
+    /// tensor's `data.count` must equal the product of its `shape`.
+    public static func write(
+        doubles: [(name: String, shape: [Int], data: [Double])],
+        floats: [(name: String, tensor: Tensor)] = [], floatDType: SafeTensorsDType = .f32,
+        to path: String, metadata: [String: String] = [:]
+    ) throws(CheckpointError) {
+        enum Payload { case double([Double]), float([Float]) }
+        var items: [(name: String, shape: [Int], dtype: SafeTensorsDType, payload: Payload)] = []
+        for t in doubles {
+            guard t.shape.allSatisfy({ $0 >= 0 }), t.data.count == t.shape.reduce(1, *) else {
+                throw .malformed(path: path, reason: "tensor '\(t.name)': \(t.data.count) values do not fill shape \(t.shape)")
+            }
+            items.append((t.name, t.shape, .f64, .double(t.data)))
+        }
+        for t in floats { items.append((t.name, t.tensor.shape, floatDType, .float(t.tensor.data))) }
+        items.sort { $0.name < $1.name }
+        var header: [String: Any] = [:]
+        var offset = 0
+        for item in items {
+            guard header[item.name] == nil else { throw .malformed(path: path, reason: "tensor '\(item.name)' given twice") }
+            let size = item.shape.reduce(1, *) * item.dtype.size
+            header[item.name] = ["dtype": item.dtype.rawValue, "shape": item.shape, "data_offsets": [offset, offset + size]] as [String: Any]
+            offset += size
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        guard var json = try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]) else {
+            throw .malformed(path: path, reason: "cannot encode header")
+        }
+        while json.count % 8 != 0 { json.append(0x20) }
+        try writeFileAtomically(path) { (append) throws(CheckpointError) in
+            try append(withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) })
+            try append([UInt8](json))
+            for item in items {
+                var chunk = [UInt8]()
+                switch item.payload {
+                case let .double(values):
+                    chunk.reserveCapacity(values.count * 8)
+                    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { chunk.append(contentsOf: $0) } }
+                case let .float(values):
+                    chunk.reserveCapacity(values.count * item.dtype.size)
+                    for v in values {
+                        switch item.dtype {
+                        case .f32: withUnsafeBytes(of: v.bitPattern.littleEndian) { chunk.append(contentsOf: $0) }
+                        case .f16: withUnsafeBytes(of: halfBitsFromFloat(v).littleEndian) { chunk.append(contentsOf: $0) }
+                        case .bf16: withUnsafeBytes(of: bfloat16BitsFromFloat(v).littleEndian) { chunk.append(contentsOf: $0) }
+                        case .f64: withUnsafeBytes(of: Double(v).bitPattern.littleEndian) { chunk.append(contentsOf: $0) }
+                        }
+                    }
+                }
+                try append(chunk)
+            }
+        }
+    }
+}

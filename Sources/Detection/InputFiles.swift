@@ -1,5 +1,10 @@
 import Foundation
 import Imaging
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One image the user asked for: a path as given, or an error saying why it cannot be used.
 public struct InputItem: Sendable, Equatable {
@@ -19,12 +24,18 @@ public struct InputItem: Sendable, Equatable {
 /// A file is taken as given, whatever its extension (the decoder picks the format by content).
 /// A directory is walked recursively; files whose extension (any case) is an image extension are kept,
 /// sorted by path; hidden files and folders are skipped. A path that does not exist becomes an error item,
-/// so the caller can report it in its place and go on.
+/// so the caller can report it in its place and go on. A path that does not exist but holds glob characters
+/// (`*`, `?`, `[`) is expanded as the shell would (sorted); a pattern that matches nothing is an error item.
 public func expandInputs(_ inputs: [String]) -> [InputItem] {
     var out: [InputItem] = []
     let fm = FileManager.default
     for input in inputs {
         var isDirectory: ObjCBool = false
+        if !fm.fileExists(atPath: input), input.contains(where: { "*?[".contains($0) }) {
+            let matches = globPaths(input)
+            out += matches.isEmpty ? [InputItem(path: input, error: "no file matches this pattern")] : expandInputs(matches)
+            continue
+        }
         guard fm.fileExists(atPath: input, isDirectory: &isDirectory) else {
             out.append(InputItem(path: input, error: "no such file or directory"))
             continue
@@ -53,4 +64,12 @@ public func expandInputs(_ inputs: [String]) -> [InputItem] {
         out += found.sorted().map { InputItem(path: $0, error: nil) }
     }
     return out
+}
+
+/// Paths matching a shell pattern, sorted.
+func globPaths(_ pattern: String) -> [String] {
+    var g = glob_t()
+    defer { globfree(&g) }
+    guard glob(pattern, 0, nil, &g) == 0 else { return [] }
+    return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
 }

@@ -56,3 +56,14 @@ struct ProgressBar {
         FileHandle.standardError.write(text.data(using: .utf8)!)
     }
 }
+
+/// Draws a download progress line on stderr (only on a terminal) from the Hub client's callbacks.
+struct DownloadProgress {
+    let callback: @Sendable (String, Int64, Int64) -> Void = { path, done, total in
+        guard isatty(2) == 1 else { return }
+        let mb = { (b: Int64) in String(format: "%.1f", Double(b) / 1_048_576) }
+        let pct = total > 0 ? Int(100 * done / total) : 0
+        let end = total > 0 && done >= total ? "\n" : ""
+        FileHandle.standardError.write("\r\u{1B}[Kdownloading \(path): \(mb(done))/\(mb(total)) MB \(pct)%\(end)".data(using: .utf8)!)
+    }
+}

@@ -4,11 +4,12 @@ import ArgumentParser
 struct Deepfake: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deepfake",
-        abstract: "CoDE deepfake detection in native Swift: embed images with the CoDE ViT.",
+        abstract: "CoDE deepfake detection in native Swift: tell real photos from diffusion-generated ones.",
         discussion: """
             Exit status: 0 success; 1 some inputs failed (each is reported in its own output row); \
             2 the model could not be loaded; 64 bad command-line usage.
             """,
         version: "0.1.0",
-        subcommands: [Embed.self])
+        subcommands: [Detect.self, Evaluate.self, Embed.self],
+        defaultSubcommand: nil)
 }

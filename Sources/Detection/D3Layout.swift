@@ -1,0 +1,383 @@
+import Foundation
+
+/// One evaluation: a folder of real images against a folder of fake images, under a key that names it in
+/// reports (upstream's `dataset_path["key"]`).
+public struct EvaluationPair: Sendable, Equatable {
+    /// The name in reports.
+    public var key: String
+    /// Folder (or single image) of real images.
+    public var real: String
+    /// Folder (or single image) of fake images.
+    public var fake: String
+
+    /// A pair from its key and folders.
+    public init(key: String, real: String, fake: String) {
+        self.key = key; self.real = real; self.fake = fake
+    }
+}
+
+/// Why the pairs to evaluate could not be set up; `description` is the message users see (YAML errors
+/// start with `file:line:`).
+public struct EvaluationInputError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The message.
+    public let description: String
+    /// The 1-based line of a YAML error, nil otherwise.
+    public let line: Int?
+
+    /// An error with its message and, for YAML, its line.
+    public init(_ description: String, line: Int? = nil) {
+        self.description = description; self.line = line
+    }
+}
+
+/// What `D3Layout.discover(root:)` found.
+public struct D3Discovery: Sendable, Equatable {
+    /// The pairs whose two folders both exist, in upstream's order.
+    public let pairs: [EvaluationPair]
+    /// Expected folders that are absent, relative to the root (e.g. `augm/gen_2`, or `no_augm` when the
+    /// whole subset is); not fatal.
+    public let missingFolders: [String]
+    /// The folder the layout was found in (the root itself, or its `d3_test` subfolder).
+    public let root: String
+}
+
+/// Ways to name the pairs to evaluate: the D3 test layout, explicit folder pairs, or a YAML list.
+public enum D3Layout {
+    /// The two D3 test subsets, in upstream's order (`dataset_paths_d3.py`).
+    public static let subsets = ["augm", "no_augm"]
+    /// Generator folders `gen_0` … `gen_3`.
+    public static let generatorCount = 4
+
+    /// Upstream's key for a subset and generator: `augm_gen0_and_real` for generator 0 (sic), otherwise
+    /// `augm_gen_1`, `augm_gen_2`, … (code-spec.md §4.1).
+    public static func key(subset: String, generator: Int) -> String {
+        generator == 0 ? "\(subset)_gen0_and_real" : "\(subset)_gen_\(generator)"
+    }
+
+    /// Finds the D3 test layout `{augm,no_augm}/{real,gen_0,gen_1,gen_2,gen_3}` under `root` (or under
+    /// `root/d3_test` when `root` holds that folder instead): up to 8 pairs, each real folder paired with
+    /// the four generator folders of its subset, keyed and ordered as upstream. Missing folders are listed
+    /// in the result; it throws only when no pair is complete.
+    public static func discover(root: String) throws(EvaluationInputError) -> D3Discovery {
+        guard isDirectory(root) else { throw EvaluationInputError("\(root): no such directory") }
+        var base = normalizedPath(root)
+        if !subsets.contains(where: { isDirectory(join(base, $0)) }), isDirectory(join(base, "d3_test")) {
+            base = join(base, "d3_test")
+        }
+        var pairs: [EvaluationPair] = [], missing: [String] = []
+        for subset in subsets {
+            guard isDirectory(join(base, subset)) else { missing.append(subset); continue }
+            let real = join(base, subset + "/real")
+            let realExists = isDirectory(real)
+            if !realExists { missing.append(subset + "/real") }
+            for g in 0..<generatorCount {
+                let fake = join(base, subset + "/gen_\(g)")
+                guard isDirectory(fake) else { missing.append(subset + "/gen_\(g)"); continue }
+                if realExists { pairs.append(EvaluationPair(key: key(subset: subset, generator: g), real: real, fake: fake)) }
+            }
+        }
+        if pairs.isEmpty {
+            throw EvaluationInputError("\(root): no D3 test pair found (expected {augm,no_augm}/{real,gen_0,…,gen_3}; missing: \(missing.joined(separator: ", ")))")
+        }
+        return D3Discovery(pairs: pairs, missingFolders: missing, root: base)
+    }
+
+    /// Pairs from repeated `--real DIR --fake DIR` options, matched by position; pair i is keyed
+    /// `names[i]` when given (non-nil, non-empty), otherwise `pair-{i+1}`. Keys must be distinct.
+    public static func explicitPairs(real: [String], fake: [String], names: [String?] = []) throws(EvaluationInputError) -> [EvaluationPair] {
+        guard real.count == fake.count else {
+            throw EvaluationInputError("\(real.count) real folder(s) but \(fake.count) fake folder(s): give them in pairs")
+        }
+        guard !real.isEmpty else { throw EvaluationInputError("no real/fake pair given") }
+        guard names.count <= real.count else { throw EvaluationInputError("\(names.count) names for \(real.count) pair(s)") }
+        var pairs: [EvaluationPair] = [], seen: Set<String> = []
+        for i in real.indices {
+            let given = i < names.count ? names[i] : nil
+            let key = (given?.isEmpty == false ? given! : "pair-\(i + 1)")
+            guard seen.insert(key).inserted else { throw EvaluationInputError("pair key '\(key)' is used twice") }
+            pairs.append(EvaluationPair(key: key, real: real[i], fake: fake[i]))
+        }
+        return pairs
+    }
+
+    /// Reads a YAML list of pairs (see `parsePairsYAML`); relative paths are taken from the file's folder.
+    public static func loadPairsYAML(path: String) throws(EvaluationInputError) -> [EvaluationPair] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw EvaluationInputError("\(path): cannot read file") }
+        guard let text = String(data: data, encoding: .utf8) else { throw EvaluationInputError("\(path): not UTF-8 text") }
+        let folder = (path as NSString).deletingLastPathComponent
+        return try parsePairsYAML(text, baseDirectory: folder.isEmpty ? "." : folder, fileName: path)
+    }
+
+    /// Parses a YAML list of pairs. The accepted subset of YAML:
+    ///
+    /// ```yaml
+    /// # comment
+    /// - key: augm_gen_1        # optional; defaults to pair-N (N = 1-based position)
+    ///   real: d3_test/augm/real
+    ///   fake: "d3_test/augm/gen_1"
+    /// -
+    ///   real: /abs/real
+    ///   fake: 'it''s fake'
+    /// ```
+    ///
+    /// * One block sequence at the top level (an optional `---` line may precede it); every item starts
+    ///   with `-` at the same column; the item's fields are `name: value` lines aligned on one column (the
+    ///   first field may sit on the dash line). Fields: `key`, `real`, `fake` (each at most once; `real` and
+    ///   `fake` required). Keys must be distinct.
+    /// * Values are single-line scalars: plain (ends at ` #`, may not contain `: `), `'single-quoted'`
+    ///   (`''` is a quote) or `"double-quoted"` (escapes `\\ \" \/ \t \n \r`). `~`/`null`/empty are rejected.
+    /// * Whole-line and trailing ` #` comments and blank lines are ignored. Spaces only for indentation.
+    /// * Everything else (mappings at the top level, flow `[…]`/`{…}`, anchors, tags, block scalars,
+    ///   multi-line values, several documents) is rejected with `fileName:line: message`.
+    ///
+    /// Relative paths are joined to `baseDirectory`.
+    public static func parsePairsYAML(_ text: String, baseDirectory: String, fileName: String = "pairs.yaml") throws(EvaluationInputError) -> [EvaluationPair] {
+        var parser = PairsYAMLParser(fileName: fileName)
+        // "\r\n" is one Character in Swift, so split on both forms.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
+        if let first = lines.first, first.hasPrefix("\u{FEFF}") { lines[0] = String(first.dropFirst()) }
+        for (i, line) in lines.enumerated() { try parser.consume(line, line: i + 1) }
+        let items = try parser.finish()
+        var pairs: [EvaluationPair] = [], seen: [String: Int] = [:]
+        for (n, item) in items.enumerated() {
+            let key = item.fields["key"]?.value ?? "pair-\(n + 1)"
+            if let earlier = seen[key] {
+                throw parser.error("key '\(key)' is already used by the item on line \(earlier)", line: item.fields["key"]?.line ?? item.line)
+            }
+            seen[key] = item.line
+            func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : normalizedPath(join(baseDirectory, p)) }
+            pairs.append(EvaluationPair(key: key, real: resolve(item.fields["real"]!.value), fake: resolve(item.fields["fake"]!.value)))
+        }
+        return pairs
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var dir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &dir) && dir.boolValue
+    }
+
+    static func join(_ a: String, _ b: String) -> String {
+        a.isEmpty ? b : (a.hasSuffix("/") ? a + b : a + "/" + b)
+    }
+}
+
+/// `path` without repeated slashes, `.` components or a trailing slash (`..` is kept: symbolic links make
+/// it unsafe to fold lexically). Used so one folder named two ways lists its images under one name.
+func normalizedPath(_ path: String) -> String {
+    let absolute = path.hasPrefix("/")
+    let parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
+    let joined = parts.joined(separator: "/")
+    if absolute { return "/" + joined }
+    return joined.isEmpty ? "." : joined
+}
+
+/// Line-by-line parser of the YAML subset documented on `D3Layout.parsePairsYAML`.
+struct PairsYAMLParser {
+    struct Item {
+        var line: Int
+        var fields: [String: (value: String, line: Int)] = [:]
+    }
+
+    let fileName: String
+    var items: [Item] = []
+    var listColumn: Int?
+    /// Column of the current item's fields; nil until its first field is seen.
+    var fieldColumn: Int?
+    var sawContent = false
+
+    init(fileName: String) { self.fileName = fileName }
+
+    func error(_ message: String, line: Int) -> EvaluationInputError {
+        EvaluationInputError("\(fileName):\(line): \(message)", line: line)
+    }
+
+    mutating func consume(_ text: String, line: Int) throws(EvaluationInputError) {
+        let indent = text.prefix { $0 == " " }.count
+        let body = String(text.dropFirst(indent))
+        if body.hasPrefix("\t") { throw error("tab in indentation (use spaces)", line: line) }
+        let trimmed = body.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty || trimmed.hasPrefix("#") { return }
+        if trimmed == "---" && indent == 0 && !sawContent { sawContent = true; return }
+        sawContent = true
+        if body == "-" || body.hasPrefix("- ") || body.hasPrefix("-\t") {
+            if let column = listColumn, column != indent {
+                throw error("list item at column \(indent + 1), expected column \(column + 1) like the first item", line: line)
+            }
+            listColumn = indent
+            items.append(Item(line: line))
+            let rest = body.dropFirst()
+            let spaces = rest.prefix { $0 == " " }.count
+            if rest.dropFirst(spaces).hasPrefix("\t") { throw error("tab after '-' (use spaces)", line: line) }
+            let afterDash = String(rest.dropFirst(spaces))
+            if afterDash.isEmpty || afterDash.hasPrefix("#") {
+                fieldColumn = nil
+            } else {
+                fieldColumn = indent + 1 + spaces
+                try field(afterDash, line: line)
+            }
+            return
+        }
+        guard let column = listColumn, !items.isEmpty else {
+            throw error("expected a list item ('- key: …', '  real: …', '  fake: …'); only a top-level list of pairs is supported", line: line)
+        }
+        if let expected = fieldColumn {
+            guard indent == expected else {
+                throw error("field at column \(indent + 1), expected column \(expected + 1) (aligned with the item's first field)", line: line)
+            }
+        } else {
+            guard indent > column else { throw error("the item's fields must be indented under its '-'", line: line) }
+            fieldColumn = indent
+        }
+        try field(body, line: line)
+    }
+
+    private mutating func field(_ text: String, line: Int) throws(EvaluationInputError) {
+        guard let colon = text.firstIndex(of: ":") else { throw error("expected 'name: value'", line: line) }
+        let name = String(text[..<colon])
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0 == "_" }) else {
+            throw error("expected 'name: value' with name key, real or fake; got '\(name)'", line: line)
+        }
+        let afterColon = text[text.index(after: colon)...]
+        guard afterColon.isEmpty || afterColon.first == " " else { throw error("expected a space after '\(name):'", line: line) }
+        guard ["key", "real", "fake"].contains(name) else {
+            throw error("unknown field '\(name)' (expected key, real or fake)", line: line)
+        }
+        if let earlier = items[items.count - 1].fields[name] {
+            throw error("field '\(name)' is given twice in one item (first on line \(earlier.line))", line: line)
+        }
+        let value = try scalar(String(afterColon.drop { $0 == " " }), name: name, line: line)
+        items[items.count - 1].fields[name] = (value, line)
+    }
+
+    private func scalar(_ text: String, name: String, line: Int) throws(EvaluationInputError) -> String {
+        guard let first = text.first, first != "#" else {
+            throw error("field '\(name)' has no value (nested blocks are not supported)", line: line)
+        }
+        if first == "\"" || first == "'" {
+            var out = "", i = text.index(after: text.startIndex), closed = false
+            while i < text.endIndex {
+                let c = text[i]
+                if first == "'" && c == "'" {
+                    let next = text.index(after: i)
+                    if next < text.endIndex && text[next] == "'" { out.append("'"); i = text.index(after: next); continue }
+                    closed = true; i = next; break
+                }
+                if first == "\"" && c == "\"" { closed = true; i = text.index(after: i); break }
+                if first == "\"" && c == "\\" {
+                    let next = text.index(after: i)
+                    guard next < text.endIndex else { break }
+                    switch text[next] {
+                    case "\\": out.append("\\")
+                    case "\"": out.append("\"")
+                    case "/": out.append("/")
+                    case "t": out.append("\t")
+                    case "n": out.append("\n")
+                    case "r": out.append("\r")
+                    default: throw error("unsupported escape '\\\(text[next])' in a double-quoted value", line: line)
+                    }
+                    i = text.index(after: next); continue
+                }
+                out.append(c); i = text.index(after: i)
+            }
+            guard closed else { throw error("unterminated quoted value (values must fit on one line)", line: line) }
+            let tail = text[i...].trimmingCharacters(in: .whitespaces)
+            guard tail.isEmpty || (tail.hasPrefix("#") && text[i...].first == " ") else {
+                throw error("unexpected text after the quoted value: '\(tail)'", line: line)
+            }
+            guard !out.isEmpty else { throw error("field '\(name)' is empty", line: line) }
+            return out
+        }
+        if "[]{}&*!|>%@`".contains(first) || text == "-" || text.hasPrefix("- ") {
+            throw error("unsupported YAML syntax in the value of '\(name)' (only plain or quoted single-line values)", line: line)
+        }
+        var value = text
+        if let comment = value.range(of: " #") { value = String(value[..<comment.lowerBound]) }
+        if let comment = value.range(of: "\t#") { value = String(value[..<comment.lowerBound]) }
+        value = value.trimmingCharacters(in: .whitespaces)
+        if value.contains(": ") || value.hasSuffix(":") {
+            throw error("the value of '\(name)' contains ': '; quote it", line: line)
+        }
+        if ["~", "null", "Null", "NULL"].contains(value) { throw error("field '\(name)' is null", line: line) }
+        return value
+    }
+
+    func finish() throws(EvaluationInputError) -> [Item] {
+        guard !items.isEmpty else { throw EvaluationInputError("\(fileName): no pairs listed (expected '- key: …' items)") }
+        for item in items {
+            for required in ["real", "fake"] where item.fields[required] == nil {
+                throw error("the item has no '\(required)' field", line: item.line)
+            }
+        }
+        return items
+    }
+}
+
+/// The images of a set of pairs, listed once each.
+///
+/// Folders are walked recursively; files whose extension (any case) is in `Imaging.imageFileExtensions`
+/// (jpg, jpeg, png, bmp, gif, tif, tiff, webp) are kept, sorted by path, hidden files skipped (the `detect`
+/// listing, `expandInputs`). Unlike upstream's `file.split(".")[1]` test this also takes `.PNG`, GIF, TIFF,
+/// WebP and names with several dots (code-spec.md §7 item 10). Each pair lists its reals then its fakes,
+/// as upstream. A folder used by several pairs (D3's `real` folder is shared by four) is listed once, and
+/// an image reachable from several pairs appears once in `paths`: embed `paths` (or `inputItems`), then
+/// read each pair through its indices.
+public struct EvaluationDataset: Sendable {
+    /// One pair with its images as indices into `paths`.
+    public struct Pair: Sendable, Equatable {
+        /// The pair's key.
+        public let key: String
+        /// The real folder as given.
+        public let realFolder: String
+        /// The fake folder as given.
+        public let fakeFolder: String
+        /// The real images, as indices into `paths`, sorted by path.
+        public let realIndices: [Int]
+        /// The fake images, as indices into `paths`, sorted by path.
+        public let fakeIndices: [Int]
+
+        /// Reals then fakes, as upstream orders a pair, with their labels (true = fake).
+        public var labelledIndices: [(index: Int, isFake: Bool)] {
+            realIndices.map { ($0, false) } + fakeIndices.map { ($0, true) }
+        }
+    }
+
+    /// The pairs, in the order given.
+    public let pairs: [Pair]
+    /// Every distinct image path, each once, in order of first appearance.
+    public let paths: [String]
+    /// Non-fatal findings (a folder with no images), for the user to see.
+    public let warnings: [String]
+
+    /// Lists the images of `pairs`. Throws when a folder does not exist or two pairs share a key.
+    public init(pairs: [EvaluationPair]) throws(EvaluationInputError) {
+        var listings: [String: [String]] = [:]
+        var indexOf: [String: Int] = [:]
+        var paths: [String] = [], warnings: [String] = [], out: [Pair] = [], keys: Set<String> = []
+        func list(_ folder: String) throws(EvaluationInputError) -> [Int] {
+            let name = normalizedPath(folder)
+            if listings[name] == nil {
+                let items = expandInputs([name])
+                if let bad = items.first(where: { $0.error != nil }) {
+                    throw EvaluationInputError("\(folder): \(bad.error!)")
+                }
+                listings[name] = items.map(\.path)
+                if items.isEmpty { warnings.append("\(folder): no images found") }
+            }
+            return listings[name]!.map { path in
+                if let i = indexOf[path] { return i }
+                indexOf[path] = paths.count
+                paths.append(path)
+                return paths.count - 1
+            }
+        }
+        for pair in pairs {
+            guard keys.insert(pair.key).inserted else { throw EvaluationInputError("pair key '\(pair.key)' is used twice") }
+            let reals = try list(pair.real), fakes = try list(pair.fake)
+            out.append(Pair(key: pair.key, realFolder: pair.real, fakeFolder: pair.fake, realIndices: reals, fakeIndices: fakes))
+        }
+        self.pairs = out; self.paths = paths; self.warnings = warnings
+    }
+
+    /// `paths` as inputs for `Embedder.run`.
+    public var inputItems: [InputItem] { paths.map { InputItem(path: $0) } }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Heads
+
+/// One image's verdict from one head, ready to print.
+public struct DetectionRow: Sendable {
+    public let path: String
+    /// "real" or "fake"; nil when the image failed.
+    public let label: String?
+    public let score: Double?
+    public let decision: Double?
+    public let error: String?
+
+    public init(_ result: DetectionResult, head index: Int, kind: HeadKind, rule: DecisionRule) {
+        path = result.path
+        switch result.outputs {
+        case let .success(outputs):
+            let o = outputs[index]
+            label = rule.isFake(o, kind: kind) ? "fake" : "real"
+            score = o.score
+            decision = o.decision
+            error = nil
+        case let .failure(f):
+            label = nil; score = nil; decision = nil
+            error = f.description
+        }
+    }
+
+    /// `{"path", "label", "score"[, "decision"]}` or `{"path", "error"}`.
+    public var jsonLine: String {
+        var fields = ["\"path\": \(JSONText.string(path))"]
+        if let error {
+            fields.append("\"error\": \(JSONText.string(error))")
+        } else {
+            fields.append("\"label\": \(JSONText.string(label!))")
+            fields.append("\"score\": \(JSONText.number(score!))")
+            if let decision { fields.append("\"decision\": \(JSONText.number(decision))") }
+        }
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
+
+    /// The CSV header matching `csvLine`.
+    public static let csvHeader = "path,label,score,decision,error"
+
+    /// One RFC 4180 row: path,label,score,decision,error.
+    public var csvLine: String {
+        [CSV.field(path), label ?? "", score.map { "\($0)" } ?? "", decision.map { "\($0)" } ?? "", CSV.field(error ?? "")]
+            .joined(separator: ",")
+    }
+
+    /// A fixed-width line for people: label, score, path (or the error).
+    public var tableLine: String {
+        if let error { return "ERROR  \(String(repeating: " ", count: 10))  \(error)" }
+        let s = String(format: "%10.4f", score!)
+        return (label == "fake" ? "FAKE " : "real ") + "  \(s)  \(path)"
+    }
+}
+
+extension JSONText {
+    /// A Double as JSON: shortest round-trip decimal; non-finite as null.
+    public static func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
+}
+
+/// CSV quoting (RFC 4180): fields with a comma, quote or line break are quoted, quotes doubled.
+public enum CSV {
+    public static func field(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,83 @@
+import Heads
+import Tensor
+import ViT
+
+/// The three head kinds of CoDE and where the released model keeps each one.
+public enum HeadKind: String, Sendable, CaseIterable {
+    case linear, knn, svm
+
+    /// The file name in the `aimagelab/CoDE` repository (code-spec.md §1.4).
+    public var releasedFile: String {
+        switch self {
+        case .linear: return "sklearn/linear_tot_classifier_epoch-32.sav"
+        case .knn: return "sklearn/knn_tot_classifier_epoch-32.sav"
+        case .svm: return "sklearn/ocsvm_kernel_poly_gamma_auto_nu_0_1_crop.joblib"
+        }
+    }
+
+    /// The file name of a head in this project's own format inside a model folder.
+    public var nativeFile: String { "heads/\(rawValue).safetensors" }
+}
+
+/// A head's verdict turned into a decision, optionally at a user threshold.
+///
+/// Without a threshold the head's own rule decides (scikit-learn's `predict`). With one: linear and k-NN
+/// call an image fake when `score > threshold` (score = probability / fraction of fake); the one-class SVM
+/// calls it fake when `decision < threshold` (its decision is positive for real images).
+public struct DecisionRule: Sendable, Equatable {
+    public var threshold: Double?
+    public init(threshold: Double? = nil) { self.threshold = threshold }
+
+    public func isFake(_ output: HeadOutput, kind: HeadKind) -> Bool {
+        guard let threshold else { return output.isFake }
+        switch kind {
+        case .linear, .knn: return output.score > threshold
+        case .svm: return (output.decision ?? output.score) < threshold
+        }
+    }
+}
+
+/// One image through the backbone and every head: the embedding is computed once.
+public struct DetectionResult: Sendable {
+    public let path: String
+    /// Per head, in the order the detector holds them; failure when the image could not be used.
+    public let outputs: Result<[HeadOutput], EmbeddingFailure>
+}
+
+/// Embeds images and applies one or more heads to each embedding.
+public struct Detector: Sendable {
+    public let embedder: Embedder
+    public let heads: [(kind: HeadKind, head: Head)]
+
+    public init(embedder: Embedder, heads: [(kind: HeadKind, head: Head)]) {
+        self.embedder = embedder
+        self.heads = heads
+    }
+
+    /// Calls `emit` once per item, in input order, as batches finish.
+    public func run(_ items: [InputItem], emit: (DetectionResult) -> Void) {
+        var start = 0
+        while start < items.count {
+            let batch = Array(items[start..<min(items.count, start + embedder.options.batchSize)])
+            for result in detectBatch(batch) { emit(result) }
+            start += batch.count
+        }
+    }
+
+    /// One batch: a forward pass for the images that decode, then every head over the batch's embeddings.
+    public func detectBatch(_ batch: [InputItem]) -> [DetectionResult] {
+        let embedded = embedder.embedBatch(batch)
+        let good = embedded.indices.filter { if case .success = embedded[$0].embedding { return true } else { return false } }
+        let vectors = good.map { try! embedded[$0].embedding.get() }
+        let perHead = heads.map { $0.head.predict(batch: vectors, threads: embedder.options.compute.threads) }
+        var next = 0
+        return embedded.map { r in
+            switch r.embedding {
+            case let .failure(f): return DetectionResult(path: r.path, outputs: .failure(f))
+            case .success:
+                defer { next += 1 }
+                return DetectionResult(path: r.path, outputs: .success(perHead.map { $0[next] }))
+            }
+        }
+    }
+}

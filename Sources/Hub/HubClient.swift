@@ -1,0 +1,636 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A small Hugging Face Hub client: downloads repository files into the shared Hub cache (see `HubCache`) and
+/// answers from that cache when offline. Calls block until done; a client may be shared between threads.
+public final class HubClient: Sendable {
+    /// Download progress: the file's path in the repository, the bytes present so far (a resumed download starts at
+    /// what was already on disk) and the file's size (-1 when the server did not say). Called on a background
+    /// thread, only while bytes arrive.
+    public typealias Progress = @Sendable (_ path: String, _ bytesDone: Int64, _ bytesTotal: Int64) -> Void
+
+    /// The Hub's base address, without a trailing slash.
+    public let endpoint: String
+    /// When true, no request is ever made: everything comes from the cache.
+    public let offline: Bool
+    /// Where files are cached.
+    public let cache: HubCache
+    /// Seconds to wait for the metadata (HEAD) request.
+    public let metadataTimeout: TimeInterval
+    /// Seconds a download may stall before it is abandoned (then retried).
+    public let downloadTimeout: TimeInterval
+    /// How many times a broken download is resumed before giving up.
+    public let maxRetries: Int
+    /// Whether requests carry a token.
+    public var hasToken: Bool { token != nil }
+
+    private let token: String?
+    private let transport: HTTPTransport
+    private let retryDelay: TimeInterval
+
+    /// A client configured like huggingface_hub: every argument left nil is read from `environment`
+    /// (`HF_ENDPOINT`, `HF_TOKEN` or the token file, `HF_HUB_OFFLINE`, `HF_HUB_CACHE`/`HF_HOME`,
+    /// `HF_HUB_ETAG_TIMEOUT`, `HF_HUB_DOWNLOAD_TIMEOUT`). Pass `token: ""` to send no token whatever the
+    /// environment says.
+    public init(
+        endpoint: String? = nil,
+        token: String? = nil,
+        offline: Bool? = nil,
+        cache: HubCache? = nil,
+        metadataTimeout: TimeInterval? = nil,
+        downloadTimeout: TimeInterval? = nil,
+        maxRetries: Int = 5,
+        retryDelay: TimeInterval = 1,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
+        var endpoint = endpoint ?? HubEnvironment.endpoint(environment)
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        self.endpoint = endpoint
+        let resolvedToken = token ?? HubEnvironment.token(environment)
+        self.token = (resolvedToken?.isEmpty ?? true) ? nil : resolvedToken
+        self.offline = offline ?? HubEnvironment.isOffline(environment)
+        self.cache = cache ?? HubCache(environment: environment)
+        self.metadataTimeout = metadataTimeout ?? HubEnvironment.metadataTimeout(environment)
+        self.downloadTimeout = downloadTimeout ?? HubEnvironment.downloadTimeout(environment)
+        self.maxRetries = max(0, maxRetries)
+        self.retryDelay = max(0, retryDelay)
+        self.transport = HTTPTransport(userAgent: "deepfake-hub/1.0 (Swift; huggingface_hub-compatible cache)")
+    }
+
+    // MARK: - Public API
+
+    /// Makes sure `files` of `repo` at `revision` are in the cache and returns the snapshot folder
+    /// (`<cache>/models--org--name/snapshots/<commit>`) that holds them.
+    ///
+    /// Online, each file's commit, etag and size are asked from the Hub; files already in the cache are not
+    /// downloaded again, others are downloaded (resuming a partial download), verified and linked. Offline, or when
+    /// the Hub cannot be reached, the answer comes from the cache alone, and `HubError.notCached` says what is
+    /// missing and how to get it. `files` must not be empty.
+    public func snapshot(
+        repo: String, revision: String = "main", files: [String], repoType: HubRepoType = .model,
+        progress: Progress? = nil
+    ) throws -> String {
+        try validateRepoID(repo)
+        guard !revision.isEmpty else { throw HubError.revisionNotFound(repo: repo, revision: revision) }
+        guard !files.isEmpty else { throw HubError.invalidPath("") }
+        var unique: [String] = []
+        for file in files where !unique.contains(file) {
+            try validatePath(file)
+            unique.append(file)
+        }
+
+        if offline {
+            return try cachedSnapshot(repo: repo, revision: revision, files: unique, type: repoType, networkError: nil)
+        }
+
+        var commit: String? = isCommitHash(revision) ? revision : nil
+        for file in unique {
+            do {
+                commit = try fetch(repo: repo, revision: revision, pinnedCommit: commit, path: file, type: repoType,
+                                   progress: progress)
+            } catch let error as HubError where error.allowsCacheFallback {
+                return try cachedSnapshot(repo: repo, revision: revision, files: unique, type: repoType,
+                                          networkError: error.shortReason)
+            }
+        }
+        guard let commit else { throw HubError.invalidPath("") }
+        return cache.snapshotFolder(repo, commit: commit, type: repoType)
+    }
+
+    /// Makes sure one file is in the cache and returns its path inside the snapshot folder.
+    public func file(
+        repo: String, revision: String = "main", path: String, repoType: HubRepoType = .model,
+        progress: Progress? = nil
+    ) throws -> String {
+        let folder = try snapshot(repo: repo, revision: revision, files: [path], repoType: repoType, progress: progress)
+        return join(folder, path)
+    }
+
+    // MARK: - Cache-only resolution
+
+    private func cachedSnapshot(
+        repo: String, revision: String, files: [String], type: HubRepoType, networkError: String?
+    ) throws -> String {
+        guard let commit = cache.commit(for: revision, repo: repo, type: type) else {
+            throw HubError.notCached(repo: repo, revision: revision, missing: files, cacheRoot: cache.root,
+                                     networkError: networkError)
+        }
+        let folder = cache.snapshotFolder(repo, commit: commit, type: type)
+        var missing: [String] = []
+        for file in files where !isRegularFile(join(folder, file)) {
+            if cache.isKnownMissing(repo: repo, commit: commit, path: file, type: type) {
+                throw HubError.fileNotFound(repo: repo, revision: revision, path: file)
+            }
+            missing.append(file)
+        }
+        guard missing.isEmpty else {
+            throw HubError.notCached(repo: repo, revision: revision, missing: missing, cacheRoot: cache.root,
+                                     networkError: networkError)
+        }
+        return folder
+    }
+
+    // MARK: - One file
+
+    /// Brings one file into the cache; returns the commit it belongs to.
+    private func fetch(
+        repo: String, revision: String, pinnedCommit: String?, path: String, type: HubRepoType, progress: Progress?
+    ) throws -> String {
+        if let pinnedCommit, cache.cachedFile(repo: repo, revision: pinnedCommit, path: path, type: type) != nil {
+            return pinnedCommit
+        }
+        let metadata = try fetchMetadata(repo: repo, revision: pinnedCommit ?? revision, requestedRevision: revision,
+                                         path: path, type: type)
+        let commit = metadata.commit
+        if pinnedCommit == nil {
+            try cache.writeRef(repo, revision: revision, commit: commit, type: type)
+        }
+        if cache.cachedFile(repo: repo, revision: commit, path: path, type: type) != nil {
+            return commit
+        }
+        let blob = cache.blobPath(repo, etag: metadata.etag, type: type)
+        try cache.withBlobLock(repo, etag: metadata.etag, type: type) {
+            if !isRegularFile(blob) {
+                try download(repo: repo, path: path, metadata: metadata, to: blob, progress: progress)
+            }
+        }
+        try cache.linkSnapshot(repo, commit: commit, path: path, etag: metadata.etag, type: type)
+        return commit
+    }
+
+    struct FileMetadata {
+        var commit: String
+        var etag: String
+        var size: Int64?
+        var downloadURL: URL
+        var sendAuthorization: Bool
+        var type: HubRepoType
+    }
+
+    private func resolveURL(repo: String, revision: String, path: String, type: HubRepoType) throws -> URL {
+        let text = endpoint + "/" + type.urlPrefix + repo + "/resolve/" + percentEncode(revision, keepSlash: false)
+            + "/" + percentEncode(path, keepSlash: true)
+        guard let url = URL(string: text) else {
+            throw HubError.missingMetadata(url: text, detail: "the endpoint does not make a valid URL")
+        }
+        return url
+    }
+
+    /// HEAD on the resolve URL: commit (`X-Repo-Commit`), etag (`X-Linked-Etag` for LFS files, else `ETag`) and size
+    /// (`X-Linked-Size`, else `Content-Length`). Redirects are followed, except that an LFS redirect (which already
+    /// carries all three) is not followed to the storage host: its target is where the content is fetched from.
+    /// `requestedRevision` is the caller's revision, for messages (`revision` may be the commit it was pinned to).
+    private func fetchMetadata(
+        repo: String, revision: String, requestedRevision: String, path: String, type: HubRepoType
+    ) throws -> FileMetadata {
+        let start = try resolveURL(repo: repo, revision: revision, path: path, type: type)
+        var url = start
+        var sendAuthorization = true
+        var commit: String?
+        var etag: String?
+        var size: Int64?
+        for _ in 0..<10 {
+            let request = HTTPRequest(url: url, method: "HEAD", headers: authorizationHeader(sendAuthorization),
+                                      timeout: metadataTimeout)
+            let (head, body) = try perform(request)
+            commit = commit ?? head.header("x-repo-commit")
+            if let linked = head.header("x-linked-etag") {
+                etag = normalizeETag(linked)
+                size = head.header("x-linked-size").flatMap { Int64($0) }
+            }
+            if head.isRedirect {
+                let next = try redirectTarget(head, from: url)
+                sendAuthorization = sendAuthorization && isSameOrigin(next, start)
+                if let knownCommit = commit, let knownETag = etag {
+                    try checkMetadata(commit: knownCommit, etag: knownETag, url: start)
+                    return FileMetadata(commit: knownCommit, etag: knownETag, size: size, downloadURL: next,
+                                        sendAuthorization: sendAuthorization, type: type)
+                }
+                url = next
+                continue
+            }
+            guard (200..<300).contains(head.status) else {
+                throw statusError(head, body: body, repo: repo, revision: requestedRevision, path: path, type: type)
+            }
+            etag = etag ?? head.header("etag").map(normalizeETag)
+            size = size ?? head.header("x-linked-size").flatMap { Int64($0) }
+                ?? head.header("content-length").flatMap { Int64($0) }
+            guard let commit else {
+                throw HubError.missingMetadata(url: start.absoluteString, detail: "no X-Repo-Commit header")
+            }
+            guard let etag else {
+                throw HubError.missingMetadata(url: start.absoluteString, detail: "no ETag header")
+            }
+            try checkMetadata(commit: commit, etag: etag, url: start)
+            // Fetch from the same URL again, pinned to the commit so that a moving branch cannot mix versions.
+            let pinned = try resolveURL(repo: repo, revision: commit, path: path, type: type)
+            return FileMetadata(commit: commit, etag: etag, size: size, downloadURL: pinned, sendAuthorization: true,
+                                type: type)
+        }
+        throw HubError.tooManyRedirects(url: start.absoluteString)
+    }
+
+    /// The commit and etag become file names in the cache: accept only what the Hub sends (a 40-hex commit, an
+    /// etag of letters, digits, `-`, `_`, `.`).
+    private func checkMetadata(commit: String, etag: String, url: URL) throws {
+        guard isCommitHash(commit) else {
+            throw HubError.missingMetadata(url: url.absoluteString, detail: "X-Repo-Commit '\(commit)' is not a commit hash")
+        }
+        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+        guard !etag.isEmpty, !etag.hasPrefix("."), etag.count <= 128,
+              etag.unicodeScalars.allSatisfy({ allowed.contains($0) }) else {
+            throw HubError.missingMetadata(url: url.absoluteString, detail: "unusable ETag '\(etag)'")
+        }
+    }
+
+    // MARK: - Download
+
+    /// Downloads into `<blob>.incomplete` (resuming what is there), checks size and sha256, then renames into place.
+    private func download(
+        repo: String, path: String, metadata: FileMetadata, to blob: String, progress: Progress?
+    ) throws {
+        let incomplete = blob + ".incomplete"
+        try cache.makeParent(of: blob)
+        if !FileManager.default.fileExists(atPath: incomplete) {
+            guard FileManager.default.createFile(atPath: incomplete, contents: nil) else {
+                throw HubError.fileSystem(path: incomplete, detail: "cannot create the file")
+            }
+        }
+        var expected = metadata.size
+        var attempt = 0
+        while true {
+            var offset = fileSize(incomplete)
+            if let expected, offset > expected {
+                try truncateFile(incomplete, to: 0)
+                offset = 0
+            }
+            if let expected, offset == expected, expected > 0 { break }
+            do {
+                let total = try transfer(repo: repo, path: path, metadata: metadata, to: incomplete, offset: offset,
+                                         expected: expected, progress: progress)
+                expected = expected ?? total
+                break
+            } catch let failure as RetryableDownloadFailure {
+                attempt += 1
+                if attempt > maxRetries {
+                    throw HubError.downloadInterrupted(repo: repo, path: path, bytesDone: fileSize(incomplete),
+                                                       bytesTotal: expected, detail: failure.detail)
+                }
+                if failure.restart { try truncateFile(incomplete, to: 0) }
+                Thread.sleep(forTimeInterval: retryDelay * Double(min(attempt, 8)))
+            }
+        }
+
+        let actual = fileSize(incomplete)
+        if let expected, actual != expected {
+            try? FileManager.default.removeItem(atPath: incomplete)
+            throw HubError.sizeMismatch(repo: repo, path: path, expected: expected, actual: actual)
+        }
+        if isSHA256Hex(metadata.etag) {
+            let digest = try HubChecksum.sha256Hex(ofFileAt: incomplete)
+            if digest != metadata.etag.lowercased() {
+                try? FileManager.default.removeItem(atPath: incomplete)
+                throw HubError.checksumMismatch(repo: repo, path: path, expected: metadata.etag.lowercased(),
+                                                actual: digest)
+            }
+        }
+        if rename(incomplete, blob) != 0 {
+            throw HubError.fileSystem(path: blob, detail: "cannot move the download into place: "
+                                      + String(cString: strerror(errno)))
+        }
+    }
+
+    struct RetryableDownloadFailure: Error {
+        var detail: String
+        var restart: Bool = false
+    }
+
+    /// One GET (with its redirects) appending to `incomplete` from `offset`. Returns the file's total size when the
+    /// response said it. Throws `RetryableDownloadFailure` for failures worth another try, `HubError` otherwise.
+    private func transfer(
+        repo: String, path: String, metadata: FileMetadata, to incomplete: String, offset: Int64, expected: Int64?,
+        progress: Progress?
+    ) throws -> Int64? {
+        var url = metadata.downloadURL
+        var sendAuthorization = metadata.sendAuthorization
+        let origin = try resolveURL(repo: repo, revision: metadata.commit, path: path, type: metadata.type)
+        for _ in 0..<10 {
+            var headers = authorizationHeader(sendAuthorization)
+            if offset > 0 { headers["Range"] = "bytes=\(offset)-" }
+            let sink = FileSink(path: incomplete, repoPath: path, offset: offset, expected: expected, progress: progress)
+            defer { sink.close() }
+            let request = HTTPRequest(url: url, method: "GET", headers: headers, timeout: downloadTimeout)
+            let head: HTTPResponseHead
+            let body: Data
+            do {
+                (head, body) = try transport.perform(request, sinkFor: { head in try sink.begin(head) })
+            } catch {
+                switch error {
+                case .url(let urlError, _, _):
+                    if urlError.code == .cancelled { throw HubError.network(.other, url: url.absoluteString, detail: "cancelled") }
+                    throw RetryableDownloadFailure(detail: describe(urlError))
+                case .sink(let sinkError, _, _):
+                    if let mismatch = sinkError as? RangeMismatch {
+                        throw RetryableDownloadFailure(detail: mismatch.detail, restart: true)
+                    }
+                    if let hubError = sinkError as? HubError { throw hubError }
+                    throw HubError.fileSystem(path: incomplete, detail: "\(sinkError)")
+                case .noResponse(let detail):
+                    throw RetryableDownloadFailure(detail: detail)
+                }
+            }
+            if head.isRedirect {
+                let next = try redirectTarget(head, from: url)
+                sendAuthorization = sendAuthorization && isSameOrigin(next, origin)
+                url = next
+                continue
+            }
+            switch head.status {
+            case 200, 206:
+                return sink.announcedTotal
+            case 416:
+                throw RetryableDownloadFailure(detail: "the server refused the byte range", restart: true)
+            case 500...599, 408, 429:
+                throw RetryableDownloadFailure(detail: "HTTP \(head.status) from \(url.absoluteString)")
+            default:
+                throw statusError(head, body: body, repo: repo, revision: metadata.commit, path: path, type: metadata.type)
+            }
+        }
+        throw HubError.tooManyRedirects(url: metadata.downloadURL.absoluteString)
+    }
+
+    // MARK: - HTTP helpers
+
+    private func perform(_ request: HTTPRequest) throws -> (HTTPResponseHead, Data) {
+        do {
+            return try transport.perform(request)
+        } catch {
+            switch error {
+            case .url(let urlError, _, _):
+                throw HubError.network(failureKind(urlError), url: request.url.absoluteString, detail: describe(urlError))
+            case .sink(let error, _, _):
+                throw HubError.network(.other, url: request.url.absoluteString, detail: "\(error)")
+            case .noResponse(let detail):
+                throw HubError.network(.other, url: request.url.absoluteString, detail: detail)
+            }
+        }
+    }
+
+    private func authorizationHeader(_ send: Bool) -> [String: String] {
+        guard send, let token else { return [:] }
+        return ["Authorization": "Bearer \(token)"]
+    }
+
+    private func redirectTarget(_ head: HTTPResponseHead, from url: URL) throws -> URL {
+        guard let location = head.header("location"),
+              let next = URL(string: location, relativeTo: url)?.absoluteURL else {
+            throw HubError.missingMetadata(url: url.absoluteString, detail: "a redirect without a usable Location")
+        }
+        return next
+    }
+
+    private func statusError(
+        _ head: HTTPResponseHead, body: Data, repo: String, revision: String, path: String, type: HubRepoType
+    ) -> HubError {
+        let code = head.header("x-error-code")
+        var message = head.header("x-error-message")
+        if message == nil, !body.isEmpty, body.count < 2048,
+           let text = String(data: body, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+           !text.isEmpty, !text.hasPrefix("<") {
+            message = text
+        }
+        switch code {
+        case "RepoNotFound":
+            return .repositoryNotFound(repo: repo, hasToken: hasToken)
+        case "GatedRepo":
+            return .gatedRepository(repo: repo, hasToken: hasToken, message: message)
+        case "RevisionNotFound":
+            return .revisionNotFound(repo: repo, revision: revision)
+        case "EntryNotFound":
+            if let commit = head.header("x-repo-commit"), isCommitHash(commit) {
+                cache.markMissing(repo, commit: commit, path: path, type: type)
+            }
+            return .fileNotFound(repo: repo, revision: revision, path: path)
+        default:
+            break
+        }
+        switch head.status {
+        case 401, 403:
+            return .unauthorized(repo: repo, path: path, status: head.status, hasToken: hasToken, message: message)
+        case 404:
+            return .fileNotFound(repo: repo, revision: revision, path: path)
+        default:
+            return .httpStatus(status: head.status, url: head.url.absoluteString, message: message)
+        }
+    }
+}
+
+// MARK: - Streaming to the .incomplete file
+
+private struct RangeMismatch: Error {
+    var detail: String
+}
+
+/// Writes a GET body to the `.incomplete` file: appends after `offset` on 206, starts over on 200, ignores other
+/// statuses (their body is an error page or a redirect).
+private final class FileSink: BodySink, @unchecked Sendable {
+    private let lock = NSLock()
+    private let path: String
+    private let repoPath: String
+    private let offset: Int64
+    private let expected: Int64?
+    private let progress: HubClient.Progress?
+    private var handle: FileHandle?
+    private var done: Int64 = 0
+    private var total: Int64?
+
+    init(path: String, repoPath: String, offset: Int64, expected: Int64?, progress: HubClient.Progress?) {
+        self.path = path
+        self.repoPath = repoPath
+        self.offset = offset
+        self.expected = expected
+        self.progress = progress
+    }
+
+    var announcedTotal: Int64? { lock.withLock { total } }
+
+    func begin(_ head: HTTPResponseHead) throws -> BodySink? {
+        lock.lock()
+        defer { lock.unlock() }
+        let start: Int64
+        switch head.status {
+        case 206:
+            guard let range = head.header("content-range").flatMap(parseContentRange) else {
+                throw RangeMismatch(detail: "a partial answer without a usable Content-Range")
+            }
+            guard range.start == offset else {
+                throw RangeMismatch(detail: "the server resumed at byte \(range.start) instead of \(offset)")
+            }
+            start = offset
+            total = range.total
+        case 200:
+            start = 0
+            total = head.header("content-length").flatMap { Int64($0) }
+        default:
+            return nil
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw HubError.fileSystem(path: path, detail: "cannot open the partial download for writing")
+        }
+        do {
+            try handle.truncate(atOffset: UInt64(start))
+            try handle.seek(toOffset: UInt64(start))
+        } catch {
+            throw HubError.fileSystem(path: path, detail: "cannot prepare the partial download: \(error)")
+        }
+        self.handle = handle
+        done = start
+        return self
+    }
+
+    func write(_ data: Data) throws {
+        let (done, total): (Int64, Int64) = try lock.withLock {
+            guard let handle else { return (self.done, -1) }
+            do {
+                try handle.write(contentsOf: data)
+            } catch {
+                throw HubError.fileSystem(path: path, detail: "cannot write the download (disk full?): \(error)")
+            }
+            self.done += Int64(data.count)
+            return (self.done, expected ?? self.total ?? -1)
+        }
+        progress?(repoPath, done, total)
+    }
+
+    func close() {
+        lock.withLock {
+            try? handle?.close()
+            handle = nil
+        }
+    }
+}
+
+/// `bytes START-END/TOTAL` → (START, TOTAL); TOTAL may be `*`.
+private func parseContentRange(_ value: String) -> (start: Int64, total: Int64?)? {
+    let trimmed = value.trimmingCharacters(in: .whitespaces)
+    guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }
+    let spec = trimmed.dropFirst(6)
+    let parts = spec.split(separator: "/", maxSplits: 1)
+    guard let rangePart = parts.first, let dash = rangePart.firstIndex(of: "-"),
+          let start = Int64(rangePart[..<dash].trimmingCharacters(in: .whitespaces)) else { return nil }
+    let total = parts.count == 2 ? Int64(parts[1].trimmingCharacters(in: .whitespaces)) : nil
+    return (start, total)
+}
+
+// MARK: - Small helpers
+
+extension HubError {
+    /// Failures after which the cache may answer instead (the Hub was unreachable or misbehaving), as opposed to
+    /// answers that settle the question (not found, no access).
+    var allowsCacheFallback: Bool {
+        switch self {
+        case .network, .httpStatus, .missingMetadata, .tooManyRedirects: return true
+        default: return false
+        }
+    }
+
+    /// The cause in a few words, for `notCached`.
+    var shortReason: String {
+        switch self {
+        case .network(let kind, let url, let detail):
+            let host = URL(string: url)?.host ?? url
+            switch kind {
+            case .dns: return "cannot resolve \(host): \(detail)"
+            case .timeout: return "\(host) did not answer in time"
+            case .connection: return "cannot connect to \(host): \(detail)"
+            case .tls: return "secure connection to \(host) failed: \(detail)"
+            case .other: return "request to \(host) failed: \(detail)"
+            }
+        case .httpStatus(let status, let url, _):
+            return "HTTP \(status) from \(URL(string: url)?.host ?? url)"
+        default:
+            return description
+        }
+    }
+}
+
+private func failureKind(_ error: URLError) -> HubError.NetworkFailure {
+    switch error.code {
+    case .cannotFindHost, .dnsLookupFailed: return .dns
+    case .timedOut: return .timeout
+    case .cannotConnectToHost, .networkConnectionLost, .notConnectedToInternet, .resourceUnavailable,
+         .badServerResponse, .zeroByteResource: return .connection
+    case .secureConnectionFailed, .serverCertificateHasBadDate, .serverCertificateUntrusted,
+         .serverCertificateHasUnknownRoot, .serverCertificateNotYetValid, .clientCertificateRejected,
+         .clientCertificateRequired: return .tls
+    default: return .other
+    }
+}
+
+private func describe(_ error: URLError) -> String {
+    "URLError \(error.code.rawValue): \(error.localizedDescription)"
+}
+
+/// Same scheme, host and port: the only case where credentials follow a redirect.
+func isSameOrigin(_ a: URL, _ b: URL) -> Bool {
+    func port(_ url: URL) -> Int? { url.port ?? (url.scheme?.lowercased() == "https" ? 443 : url.scheme?.lowercased() == "http" ? 80 : nil) }
+    return a.scheme?.lowercased() == b.scheme?.lowercased() && a.host?.lowercased() == b.host?.lowercased()
+        && port(a) == port(b)
+}
+
+/// Strips the weak-validator prefix and the quotes of an ETag header value.
+func normalizeETag(_ value: String) -> String {
+    var etag = value.trimmingCharacters(in: .whitespaces)
+    if etag.hasPrefix("W/") { etag.removeFirst(2) }
+    return etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+}
+
+func percentEncode(_ text: String, keepSlash: Bool) -> String {
+    var allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    if keepSlash { allowed.insert("/") }
+    return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+}
+
+func fileSize(_ path: String) -> Int64 {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return 0 }
+    return Int64(info.st_size)
+}
+
+func truncateFile(_ path: String, to size: Int64) throws {
+    if truncate(path, off_t(size)) != 0 {
+        throw HubError.fileSystem(path: path, detail: "cannot truncate: \(String(cString: strerror(errno)))")
+    }
+}
+
+/// `name` or `org/name`: letters, digits, `-`, `_`, `.`; no `--` or `..`; at most 96 characters.
+func validateRepoID(_ repo: String) throws {
+    let parts = repo.split(separator: "/", omittingEmptySubsequences: false)
+    let wordChars = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+    let allowed = wordChars.union(CharacterSet(charactersIn: "-."))
+    let ok = (1...2).contains(parts.count) && repo.count <= 96 && !repo.contains("--") && !repo.contains("..")
+        && !repo.hasSuffix(".git")
+        && parts.allSatisfy { part in
+            guard let first = part.unicodeScalars.first, let last = part.unicodeScalars.last else { return false }
+            return part.unicodeScalars.allSatisfy { allowed.contains($0) } && wordChars.contains(first)
+                && wordChars.contains(last)
+        }
+    if !ok { throw HubError.invalidRepoID(repo) }
+}
+
+/// A relative path inside a repository, without `.`/`..` components or empty ones.
+func validatePath(_ path: String) throws {
+    let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+    let ok = !path.isEmpty && !path.hasPrefix("/") && !path.contains("\\") && !path.contains("\0")
+        && parts.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+    if !ok { throw HubError.invalidPath(path) }
+}

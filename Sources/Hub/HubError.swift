@@ -1,0 +1,132 @@
+import Foundation
+
+/// Why a Hub request or a cache look-up failed. `description` is a complete sentence meant for the user.
+public enum HubError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What kind of network failure happened.
+    public enum NetworkFailure: String, Sendable, Equatable {
+        /// The host name could not be resolved.
+        case dns
+        /// The server did not answer in time.
+        case timeout
+        /// The connection was refused, reset or lost.
+        case connection
+        /// TLS failed (certificate, handshake).
+        case tls
+        /// Anything else the HTTP stack reported.
+        case other
+    }
+
+    /// `repo` is not of the form `name` or `org/name` (letters, digits, `-`, `_`, `.`).
+    case invalidRepoID(String)
+    /// A file path in a repository is empty, absolute or contains `..`.
+    case invalidPath(String)
+    /// A `--model`-style argument is neither an existing directory nor a repository id.
+    case invalidModelLocation(argument: String, detail: String)
+    /// The files are not in the cache and no request may be made: offline mode is on
+    /// (`networkError == nil`), or the Hub could not be reached (`networkError` says why).
+    case notCached(repo: String, revision: String, missing: [String], cacheRoot: String, networkError: String?)
+    /// The repository does not exist, or is private and the token (if any) does not give access.
+    case repositoryNotFound(repo: String, hasToken: Bool)
+    /// The repository is gated: its conditions must be accepted on the Hub, and a token sent.
+    case gatedRepository(repo: String, hasToken: Bool, message: String?)
+    /// 401/403 without a more precise reason.
+    case unauthorized(repo: String, path: String, status: Int, hasToken: Bool, message: String?)
+    /// The revision (branch, tag or commit) does not exist in the repository.
+    case revisionNotFound(repo: String, revision: String)
+    /// The file does not exist in the repository at that revision.
+    case fileNotFound(repo: String, revision: String, path: String)
+    /// Any other HTTP error status (5xx and unexpected 4xx).
+    case httpStatus(status: Int, url: String, message: String?)
+    /// The request never got an HTTP answer.
+    case network(NetworkFailure, url: String, detail: String)
+    /// A download broke off and retrying did not finish it; what arrived is kept and the next run resumes it.
+    case downloadInterrupted(repo: String, path: String, bytesDone: Int64, bytesTotal: Int64?, detail: String)
+    /// The server answered without the headers the Hub always sends (commit, etag).
+    case missingMetadata(url: String, detail: String)
+    /// More than the allowed number of redirects.
+    case tooManyRedirects(url: String)
+    /// The downloaded file does not have the size the Hub announced; it was discarded.
+    case sizeMismatch(repo: String, path: String, expected: Int64, actual: Int64)
+    /// The downloaded file's sha256 differs from the etag the Hub announced; it was discarded.
+    case checksumMismatch(repo: String, path: String, expected: String, actual: String)
+    /// A file-system operation in the cache failed.
+    case fileSystem(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .invalidRepoID(let repo):
+            return "'\(repo)' is not a valid Hugging Face repository id: expected 'name' or 'org/name' made of letters, "
+                + "digits, '-', '_' and '.' (optionally followed by '@revision')."
+        case .invalidPath(let path) where path.isEmpty:
+            return "No file of the repository was asked for (an empty path or an empty list)."
+        case .invalidPath(let path):
+            return "'\(path)' is not a valid file path inside a repository (it must be relative, without '..')."
+        case .invalidModelLocation(let argument, let detail):
+            return "'\(argument)' is neither a model directory nor a Hugging Face repository id (org/name[@revision]): \(detail)"
+        case .notCached(let repo, let revision, let missing, let cacheRoot, let networkError):
+            let what = missing.isEmpty ? "" : " (missing: \(missing.joined(separator: ", ")))"
+            let reason: String
+            if let networkError {
+                reason = "the Hugging Face Hub could not be reached (\(networkError))"
+            } else {
+                reason = "offline mode is on (HF_HUB_OFFLINE), so nothing may be downloaded"
+            }
+            return "\(repo)@\(revision) is not in the Hugging Face cache at \(cacheRoot)\(what), and \(reason). "
+                + "To get the model: run once with network access"
+                + (networkError == nil ? " (unset HF_HUB_OFFLINE)" : "")
+                + "; or download it elsewhere with `huggingface-cli download \(repo)` (or `git clone "
+                + "https://huggingface.co/\(repo)` with git-lfs) and pass that folder with --model DIR."
+        case .repositoryNotFound(let repo, let hasToken):
+            return "Repository \(repo) was not found on the Hugging Face Hub. Check the name; if it is private, "
+                + (hasToken ? "the token in use (HF_TOKEN) does not give access to it." :
+                    "set HF_TOKEN (or log in with `huggingface-cli login`) to a token that can read it.")
+        case .gatedRepository(let repo, let hasToken, let message):
+            return "Repository \(repo) is gated: accept its conditions at https://huggingface.co/\(repo) and "
+                + (hasToken ? "check that the token in HF_TOKEN belongs to that account." :
+                    "set HF_TOKEN to a token of that account (or run `huggingface-cli login`).")
+                + (message.map { " The Hub said: \($0)" } ?? "")
+        case .unauthorized(let repo, let path, let status, let hasToken, let message):
+            return "Access to \(path) in \(repo) was refused (HTTP \(status)). The repository may be private or gated: "
+                + (hasToken ? "the token in HF_TOKEN does not give access." :
+                    "set HF_TOKEN to a token that can read it (or run `huggingface-cli login`).")
+                + (message.map { " The Hub said: \($0)" } ?? "")
+        case .revisionNotFound(let repo, let revision):
+            return "Revision '\(revision)' does not exist in repository \(repo)."
+        case .fileNotFound(let repo, let revision, let path):
+            return "File \(path) was not found in repository \(repo) at revision '\(revision)' "
+                + "(or the repository itself does not exist)."
+        case .httpStatus(let status, let url, let message):
+            let kind = status >= 500 ? "The Hugging Face Hub had a server error" : "The request was refused"
+            return "\(kind) (HTTP \(status)) for \(url)" + (message.map { ": \($0)" } ?? ".")
+                + (status >= 500 ? " Try again later, or set HF_HUB_OFFLINE=1 to use the cache only." : "")
+        case .network(let failure, let url, let detail):
+            let what: String
+            switch failure {
+            case .dns: what = "the host name could not be resolved (no network, or DNS failure)"
+            case .timeout: what = "the request timed out"
+            case .connection: what = "the connection failed"
+            case .tls: what = "the secure connection failed"
+            case .other: what = "the request failed"
+            }
+            return "Could not reach \(url): \(what) (\(detail)). Check the network (or HF_ENDPOINT), "
+                + "or set HF_HUB_OFFLINE=1 to use files already in the cache."
+        case .downloadInterrupted(let repo, let path, let done, let total, let detail):
+            let amount = total.map { "\(done) of \($0) bytes" } ?? "\(done) bytes"
+            return "The download of \(path) from \(repo) was interrupted after \(amount) (\(detail)). "
+                + "Run again to resume it, or set HF_HUB_OFFLINE=1 to use files already in the cache."
+        case .missingMetadata(let url, let detail):
+            return "The server at \(url) did not answer like the Hugging Face Hub: \(detail). "
+                + "Check HF_ENDPOINT or any proxy in between."
+        case .tooManyRedirects(let url):
+            return "Too many redirects while fetching \(url)."
+        case .sizeMismatch(let repo, let path, let expected, let actual):
+            return "The download of \(path) from \(repo) has \(actual) bytes instead of the announced \(expected); "
+                + "it was discarded. Try again."
+        case .checksumMismatch(let repo, let path, let expected, let actual):
+            return "The download of \(path) from \(repo) is corrupt: its sha256 is \(actual), expected \(expected); "
+                + "it was discarded. Try again."
+        case .fileSystem(let path, let detail):
+            return "Hugging Face cache error at \(path): \(detail)"
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Detection
+import Foundation
+import Imaging
+import Tensor
+
+struct Detect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Say whether each image is real or generated, with the CoDE model and one of its heads.",
+        discussion: """
+            Inputs are image files, directories (walked recursively for image extensions, any case) or \
+            glob patterns (quote them: 'photos/*.png').
+            --model takes a local model folder (config.json, model.safetensors, and the heads under \
+            sklearn/ as released, or heads/<kind>.safetensors in this project's format) or a Hugging Face \
+            repo id (downloaded once into the standard cache, ~/.cache/huggingface; HF_HUB_OFFLINE, \
+            HF_ENDPOINT, HF_TOKEN and HF_HOME are honoured). Default: $DEEPFAKE_MODEL, else aimagelab/CoDE.
+
+            Heads (code-spec: CoDE's three protocols): linear (logistic regression; score = probability \
+            of fake), knn (1-nearest neighbour, cosine; score = fraction of fake neighbours), svm \
+            (one-class SVM fitted on real images; score = decision value, negative means fake).
+            Without --threshold each head decides as scikit-learn's predict does. With it: linear and \
+            knn say fake when score > X; svm says fake when decision < X.
+
+            Examples:
+              deepfake detect photo.jpg
+              deepfake detect --head svm --format jsonl photos/ > verdicts.jsonl
+              deepfake detect --model ./CoDE --format csv 'shots/*.png' > verdicts.csv
+              deepfake detect --head linear --threshold 0.9 suspicious/
+
+            Exit status: 0 all images processed; 1 some inputs failed (each reported in its row); \
+            2 the model or head could not be loaded; 64 usage error.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, jsonl, csv }
+
+    @Option(help: "Model folder or Hugging Face repo id (default: $DEEPFAKE_MODEL, else aimagelab/CoDE).")
+    var model: String?
+
+    @Option(help: "Head: linear, knn or svm.")
+    var head: HeadKind = .linear
+
+    @Option(help: "A head file to use instead of the model folder's (scikit-learn .sav/.joblib or this project's .safetensors).")
+    var headFile: String?
+
+    @Option(help: "Output format: table, jsonl or csv.")
+    var format: Format = .table
+
+    @Option(help: "Decision threshold (see above); default: the head's own rule.")
+    var threshold: Double?
+
+    @Option(help: "Images per forward pass.")
+    var batchSize: Int = 32
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Refuse images with more pixels than this, before decoding.")
+    var maxPixels: Int = DecodeOptions().maxPixels
+
+    @Argument(help: "Image files, directories or glob patterns.")
+    var inputs: [String]
+
+    func validate() throws {
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if maxPixels < 1 { throw ValidationError("--max-pixels must be at least 1") }
+        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number") }
+    }
+
+    func run() throws {
+        let options = EmbedderOptions(batchSize: batchSize, compute: ComputeOptions(threads: threads),
+                                      decode: DecodeOptions(maxPixels: maxPixels))
+        let detector: Detector
+        do {
+            let download = DownloadProgress()
+            let loaded = try loadModel(model, heads: [head], headFile: headFile, progress: download.callback)
+            detector = Detector(embedder: Embedder(model: loaded.backbone, options: options), heads: loaded.heads)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        let items = expandInputs(inputs)
+        if items.isEmpty { printError("warning: no image files found in the given inputs") }
+        let rule = DecisionRule(threshold: threshold)
+        var progress = ProgressBar(total: items.count, label: "detect")
+        var failed = 0, fake = 0
+        if format == .csv { progress.printLine(DetectionRow.csvHeader) }
+        detector.run(items) { result in
+            progress.advance()
+            let row = DetectionRow(result, head: 0, kind: head, rule: rule)
+            if row.error != nil { failed += 1 } else if row.label == "fake" { fake += 1 }
+            switch format {
+            case .jsonl: progress.printLine(row.jsonLine)
+            case .csv: progress.printLine(row.csvLine)
+            case .table: progress.printLine(row.tableLine)
+            }
+        }
+        progress.finish()
+        if format == .table {
+            print("\(items.count) images: \(fake) fake, \(items.count - fake - failed) real, \(failed) failed (head: \(head.rawValue))")
+        }
+        if failed > 0 {
+            printError("\(failed) of \(items.count) inputs failed")
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension HeadKind: ExpressibleByArgument {}

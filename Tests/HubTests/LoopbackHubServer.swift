@@ -1,0 +1,378 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 (ephemeral port) that answers like the Hugging Face Hub for a few fake
+/// repositories: `/{org}/{name}/resolve/{revision}/{path}` with the Hub's headers, LFS files redirected to
+/// `/lfs/{sha256}`, byte ranges, gated repos, and failure modes for the tests. One thread per connection, one request
+/// per connection (`Connection: close`), at most `maxConnections` connections, each bounded in time.
+final class LoopbackHubServer: @unchecked Sendable {
+    struct FileEntry {
+        var data: Data
+        var lfs: Bool
+        /// What the server announces as the etag (sha256 of the content for LFS files on the real Hub).
+        var etag: String
+        /// What the server announces as the size (`X-Linked-Size` for LFS files); nil: the real size.
+        var announcedSize: Int? = nil
+    }
+
+    struct Repo {
+        var commit: String
+        var files: [String: FileEntry]
+        /// When set, requests must carry `Authorization: Bearer <token>` (a gated repository).
+        var requiredToken: String? = nil
+    }
+
+    struct Request {
+        var method: String
+        var path: String
+        /// Header names lowercased.
+        var headers: [String: String]
+    }
+
+    let port: UInt16
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    private let lock = NSLock()
+    private let listenFD: Int32
+    private var running = true
+    private var connectionCount = 0
+    private let maxConnections: Int
+    private let acceptDone = DispatchSemaphore(value: 0)
+
+    // Behaviour, changed by the tests (always through `configure`).
+    private var repos: [String: Repo] = [:]
+    /// Old repository id → new one: `resolve` requests for the old id get a relative 307 to the new id.
+    private var renamed: [String: String] = [:]
+    /// LFS sha → (bytes to send before cutting the connection, how many more times to do it).
+    private var cutOffs: [String: (bytes: Int, times: Int)] = [:]
+    private var ignoreRange = false
+    /// LFS redirects go to `localhost` (a different host for the client) instead of `127.0.0.1`.
+    private var crossHostLFS = false
+    /// Repo id → status answered to every request for it.
+    private var failures: [String: Int] = [:]
+    /// Seconds to wait before answering (nothing is sent meanwhile).
+    private var stallSeconds: Double = 0
+    private var log: [Request] = []
+
+    init(maxConnections: Int = 200) throws {
+        self.maxConnections = maxConnections
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw ServerError("socket() failed: \(errno)") }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else {
+            close(fd)
+            throw ServerError("bind/listen failed: \(errno)")
+        }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        listenFD = fd
+        port = UInt16(bigEndian: actual.sin_port)
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "LoopbackHubServer.accept"
+        thread.start()
+    }
+
+    deinit { stop() }
+
+    /// Stops accepting connections and closes the listening socket; afterwards connections are refused.
+    func stop() {
+        let wasRunning: Bool = lock.withLock {
+            let was = running
+            running = false
+            return was
+        }
+        guard wasRunning else { return }
+        acceptDone.wait()
+        close(listenFD)
+    }
+
+    func configure(_ change: (LoopbackHubServer.State) -> Void) {
+        lock.withLock { change(State(server: self)) }
+    }
+
+    /// Mutable view of the behaviour, valid only inside `configure`.
+    struct State {
+        fileprivate let server: LoopbackHubServer
+        func addRepo(_ id: String, _ repo: Repo) { server.repos[id] = repo }
+        func updateFile(_ repo: String, _ path: String, _ change: (inout FileEntry) -> Void) {
+            change(&server.repos[repo]!.files[path]!)
+        }
+        func rename(_ old: String, to new: String) { server.renamed[old] = new }
+        func cutOff(sha: String, afterBytes: Int, times: Int = 1) { server.cutOffs[sha] = (afterBytes, times) }
+        func setIgnoreRange(_ value: Bool) { server.ignoreRange = value }
+        func setCrossHostLFS(_ value: Bool) { server.crossHostLFS = value }
+        func fail(_ repo: String, status: Int) { server.failures[repo] = status }
+        func setStall(seconds: Double) { server.stallSeconds = seconds }
+    }
+
+    var requests: [Request] { lock.withLock { log } }
+
+    // MARK: - Connections
+
+    private func acceptLoop() {
+        defer { acceptDone.signal() }
+        while lock.withLock({ running }) {
+            var poller = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 50)
+            guard ready > 0 else { continue }
+            let client = accept(listenFD, nil, nil)
+            guard client >= 0 else { continue }
+            let admitted: Bool = lock.withLock {
+                connectionCount += 1
+                return connectionCount <= maxConnections && running
+            }
+            guard admitted else {
+                close(client)
+                continue
+            }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            #if canImport(Darwin)
+            var noSigPipe: Int32 = 1
+            setsockopt(client, SOL_SOCKET, SO_NOSIGPIPE, &noSigPipe, socklen_t(MemoryLayout<Int32>.size))
+            #endif
+            let thread = Thread { [self] in
+                handle(client)
+                close(client)
+            }
+            thread.start()
+        }
+    }
+
+    private func handle(_ fd: Int32) {
+        guard let request = readRequest(fd) else { return }
+        let stall: Double = lock.withLock {
+            log.append(request)
+            return stallSeconds
+        }
+        if stall > 0 {
+            Thread.sleep(forTimeInterval: stall)
+            return
+        }
+        respond(to: request, fd: fd)
+    }
+
+    private func readRequest(_ fd: Int32) -> Request? {
+        var buffer = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let terminator: [UInt8] = [13, 10, 13, 10]
+        while buffer.count < 64 * 1024 {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { return nil }
+            buffer.append(contentsOf: chunk[0..<n])
+            if buffer.count >= 4, let end = findSubsequence(buffer, terminator) {
+                buffer = Array(buffer[0..<end])
+                break
+            }
+        }
+        guard let text = String(bytes: buffer, encoding: .utf8) else { return nil }
+        var lines = text.components(separatedBy: "\r\n")
+        guard !lines.isEmpty else { return nil }
+        let requestLine = lines.removeFirst().split(separator: " ")
+        guard requestLine.count >= 2 else { return nil }
+        var headers: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+            headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return Request(method: String(requestLine[0]), path: String(requestLine[1]), headers: headers)
+    }
+
+    // MARK: - Routing
+
+    private func respond(to request: Request, fd: Int32) {
+        let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
+        if path.hasPrefix("/lfs/") {
+            let sha = String(path.dropFirst(5))
+            let found: (Data, Int?)? = lock.withLock {
+                for repo in repos.values {
+                    for entry in repo.files.values where entry.lfs && entry.etag == sha {
+                        return (entry.data, entry.announcedSize)
+                    }
+                }
+                return nil
+            }
+            guard let (data, _) = found else {
+                send(fd, status: 404, headers: [:], body: Data("no such object".utf8), method: request.method)
+                return
+            }
+            serveContent(data, key: sha, request: request, headers: ["ETag": "\"s3-\(sha.prefix(16))\""], fd: fd)
+            return
+        }
+        guard let resolveRange = path.range(of: "/resolve/") else {
+            send(fd, status: 404, headers: [:], body: Data("not found".utf8), method: request.method)
+            return
+        }
+        let repoID = String(path[path.index(after: path.startIndex)..<resolveRange.lowerBound])
+        let rest = path[resolveRange.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else {
+            send(fd, status: 404, headers: [:], body: Data(), method: request.method)
+            return
+        }
+        let revision = String(rest[..<slash]).removingPercentEncoding ?? String(rest[..<slash])
+        let filePath = String(rest[rest.index(after: slash)...]).removingPercentEncoding ?? ""
+
+        let (repo, failure, newID, crossHost) = lock.withLock {
+            (repos[repoID], failures[repoID], renamed[repoID], crossHostLFS)
+        }
+        if let newID {
+            let location = "/\(newID)/resolve/\(rest)"
+            send(fd, status: 307, headers: ["Location": location], body: Data("Temporary Redirect.".utf8),
+                 method: request.method)
+            return
+        }
+        if let failure {
+            send(fd, status: failure, headers: [:], body: Data("Internal Error - We're working hard to fix this".utf8),
+                 method: request.method)
+            return
+        }
+        guard let repo else {
+            send(fd, status: 404, headers: ["X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"],
+                 body: Data("Repository not found".utf8), method: request.method)
+            return
+        }
+        if let token = repo.requiredToken, request.headers["authorization"] != "Bearer \(token)" {
+            send(fd, status: 401, headers: [
+                "X-Error-Code": "GatedRepo",
+                "X-Error-Message": "Access to model \(repoID) is restricted. You must have access to it and be authenticated to access it. Please log in.",
+            ], body: Data(), method: request.method)
+            return
+        }
+        guard revision == "main" || revision == repo.commit else {
+            send(fd, status: 404, headers: ["X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id: \(revision)"],
+                 body: Data(), method: request.method)
+            return
+        }
+        guard let entry = repo.files[filePath] else {
+            send(fd, status: 404, headers: [
+                "X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found", "X-Repo-Commit": repo.commit,
+            ], body: Data("Entry not found".utf8), method: request.method)
+            return
+        }
+        if entry.lfs {
+            let host = crossHost ? "http://localhost:\(port)" : ""
+            let location = "\(host)/lfs/\(entry.etag)"
+            send(fd, status: 302, headers: [
+                "Location": location,
+                "X-Repo-Commit": repo.commit,
+                "X-Linked-Etag": "\"\(entry.etag)\"",
+                "X-Linked-Size": "\(entry.announcedSize ?? entry.data.count)",
+                "ETag": "\"\(String(entry.etag.prefix(40)))\"",
+            ], body: Data("Found. Redirecting to \(location)".utf8), method: request.method)
+            return
+        }
+        serveContent(entry.data, key: filePath, request: request,
+                     headers: ["ETag": "\"\(entry.etag)\"", "X-Repo-Commit": repo.commit], fd: fd)
+    }
+
+    /// 200 with the whole body, or 206 for `Range: bytes=N-`; honours the cut-off mode.
+    private func serveContent(_ data: Data, key: String, request: Request, headers: [String: String], fd: Int32) {
+        var headers = headers
+        headers["Accept-Ranges"] = "bytes"
+        var status = 200
+        var body = data
+        let ignore = lock.withLock { ignoreRange }
+        if let range = request.headers["range"], !ignore, range.hasPrefix("bytes="), range.hasSuffix("-"),
+           let start = Int(range.dropFirst(6).dropLast()) {
+            if start >= data.count {
+                send(fd, status: 416, headers: ["Content-Range": "bytes */\(data.count)"], body: Data(), method: request.method)
+                return
+            }
+            status = 206
+            body = data.subdata(in: start..<data.count)
+            headers["Content-Range"] = "bytes \(start)-\(data.count - 1)/\(data.count)"
+        }
+        var cut: Int? = nil
+        if request.method == "GET" {
+            lock.withLock {
+                if let rule = cutOffs[key], rule.times > 0 {
+                    cut = rule.bytes
+                    cutOffs[key] = (rule.bytes, rule.times - 1)
+                }
+            }
+        }
+        send(fd, status: status, headers: headers, body: body, method: request.method, cutAfter: cut)
+    }
+
+    private func send(_ fd: Int32, status: Int, headers: [String: String], body: Data, method: String,
+                      cutAfter: Int? = nil) {
+        var text = "HTTP/1.1 \(status) \(reason(status))\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        text += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        guard writeAll(fd, Data(text.utf8)) else { return }
+        guard method != "HEAD" else { return }
+        if let cutAfter {
+            _ = writeAll(fd, body.prefix(cutAfter))
+            Thread.sleep(forTimeInterval: 0.05)
+            shutdown(fd, Int32(SHUT_RDWR))
+            return
+        }
+        _ = writeAll(fd, body)
+    }
+
+    private func writeAll(_ fd: Int32, _ data: Data) -> Bool {
+        data.withUnsafeBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return true }
+            var offset = 0
+            while offset < raw.count {
+                #if canImport(Glibc)
+                let n = Glibc.send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                #else
+                let n = Darwin.send(fd, base + offset, raw.count - offset, 0)
+                #endif
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+    }
+
+    private func reason(_ status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 206: return "Partial Content"
+        case 302: return "Found"
+        case 307: return "Temporary Redirect"
+        case 401: return "Unauthorized"
+        case 404: return "Not Found"
+        case 416: return "Range Not Satisfiable"
+        case 500: return "Internal Server Error"
+        case 503: return "Service Unavailable"
+        default: return "Status"
+        }
+    }
+}
+
+struct ServerError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+private func findSubsequence(_ haystack: [UInt8], _ needle: [UInt8]) -> Int? {
+    guard haystack.count >= needle.count else { return nil }
+    for i in 0...(haystack.count - needle.count) where haystack[i..<(i + needle.count)].elementsEqual(needle) {
+        return i
+    }
+    return nil
+}
