@@ -745,7 +745,7 @@ struct Unpickler {
 
     mutating func textLine(_ what: String) throws(PickleError) -> String {
         let raw = try lineBytes(what)
-        guard let s = String(validating: raw, as: UTF8.self) else { throw .malformed(offset: at, reason: "\(what) is not UTF-8") }
+        guard let s = strictUTF8(raw) else { throw .malformed(offset: at, reason: "\(what) is not UTF-8") }
         return s.hasSuffix("\r") ? String(s.dropLast()) : s
     }
 
@@ -779,7 +779,7 @@ struct Unpickler {
     }
 
     func utf8(_ b: [UInt8]) throws(PickleError) -> String {
-        guard let s = String(validating: b, as: UTF8.self) else { throw .malformed(offset: at, reason: "string is not valid UTF-8") }
+        guard let s = b.withUnsafeBytes({ strictUTF8($0) }) else { throw .malformed(offset: at, reason: "string is not valid UTF-8") }
         return s
     }
 

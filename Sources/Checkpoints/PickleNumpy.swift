@@ -6,18 +6,21 @@ import Darwin
 
 /// A numpy dtype as a pickle describes it: kind, item size and byte order.
 public struct NumpyDType: Sendable, Equatable, CustomStringConvertible {
-    /// numpy's kind characters.
+    /// numpy's kind characters (`dtype.kind`).
     public enum Kind: String, Sendable {
         case bool = "b", signed = "i", unsigned = "u", float = "f", complex = "c"
         case unicode = "U", bytes = "S", object = "O", void = "V", datetime = "M", timedelta = "m"
     }
+    /// Byte order of multi-byte elements: '<', '>' or '|' (not applicable: 1-byte, bool, bytes, object).
     public enum ByteOrder: String, Sendable {
         case little = "<", big = ">", notApplicable = "|"
     }
 
+    /// What the elements are.
     public var kind: Kind
     /// Bytes per element (for `object`, the pointer size the writer used; elements are pickled values).
     public var itemSize: Int
+    /// Byte order of the stored elements (decoding swaps as needed).
     public var byteOrder: ByteOrder
     /// True for record dtypes (named fields) and sub-array dtypes: described, but not decoded.
     public var isStructured: Bool
@@ -97,10 +100,13 @@ public struct NDArray: Sendable, Equatable {
         case objects([PickleValue])
     }
 
+    /// Element type.
     public var dtype: NumpyDType
+    /// Dimensions (empty for a numpy scalar).
     public var shape: [Int]
     /// True when the elements are stored in Fortran (column-major) order.
     public var fortranOrder: Bool
+    /// The element data in storage order.
     public var storage: Storage
 
     /// Builds an array, checking that the storage holds exactly `shape`'s element count.

@@ -1,6 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The data a restricted unpickler produces: plain values, containers, numpy arrays and inert records of the
 /// allowed classes. Nothing in this tree is executable; a class appears only as its (module, name) pair.
 public indirect enum PickleValue: Sendable, Equatable {
+    /// Python `None`.
     case none
     case bool(Bool)
     /// A Python int that fits in 64 bits (larger ones are refused while reading).
@@ -28,7 +35,7 @@ public indirect enum PickleValue: Sendable, Equatable {
     public var stringValue: String? {
         switch self {
         case let .string(s): return s
-        case let .bytes(b): return String(validating: b, as: UTF8.self)
+        case let .bytes(b): return b.withUnsafeBytes { strictUTF8($0) }
         default: return nil
         }
     }
@@ -145,7 +152,9 @@ public struct PickleDict: Sendable, Equatable {
 /// An instance of an allowed class: which class, the arguments its pickle passed to the constructor and the
 /// state `BUILD` gave it (usually the instance `__dict__`).
 public struct PickleObject: Sendable, Equatable {
+    /// The class's module, e.g. "sklearn.svm._classes".
     public var module: String
+    /// The class name, e.g. "OneClassSVM".
     public var name: String
     /// Positional constructor arguments (NEWOBJ, REDUCE, INST/OBJ), often empty.
     public var args: [PickleValue]
@@ -178,4 +187,14 @@ public struct PickleObject: Sendable, Equatable {
 
     /// The attribute `name` of the instance state, if present.
     public subscript(attribute: String) -> PickleValue? { attributes[attribute] }
+}
+
+/// The string whose UTF-8 encoding is exactly `raw`, or nil when `raw` is not valid UTF-8 (decoding replaces
+/// invalid sequences, so a valid input is the one that round-trips). Works on every deployment target.
+func strictUTF8(_ raw: UnsafeRawBufferPointer) -> String? {
+    var s = String(decoding: raw, as: UTF8.self)
+    let same = s.withUTF8 { u in
+        u.count == raw.count && (u.count == 0 || memcmp(u.baseAddress!, raw.baseAddress!, u.count) == 0)
+    }
+    return same ? s : nil
 }

@@ -168,6 +168,7 @@ final class KNNSearchIndex: @unchecked Sendable {
 
     /// The k nearest rows for each query (k ≤ count), nearest first, ties by lower index.
     func search(_ queries: [[Float]], k: Int, threads: Int) -> [[(index: Int, distance: Double)]] {
+        BLAS.configure()
         let q = queries.count, f = features, n = count
         var a = [Float](repeating: 0, count: q * f)
         a.withUnsafeMutableBufferPointer { dst in

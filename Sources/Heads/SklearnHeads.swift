@@ -2,6 +2,7 @@ import Checkpoints
 
 /// Why a scikit-learn head file could not be turned into a `Head`.
 public struct HeadError: Error, CustomStringConvertible, Equatable {
+    /// What went wrong.
     public enum Reason: Sendable, Equatable {
         /// The pickle/joblib stream was refused (forbidden global, truncation, limits, ...).
         case unreadable(PickleError)
@@ -17,8 +18,10 @@ public struct HeadError: Error, CustomStringConvertible, Equatable {
 
     /// The file (or the name given for in-memory bytes).
     public var path: String
+    /// What went wrong.
     public var reason: Reason
 
+    /// An error about the head file `path`.
     public init(path: String, reason: Reason) { self.path = path; self.reason = reason }
 
     public var description: String {

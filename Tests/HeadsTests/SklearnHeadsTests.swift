@@ -103,7 +103,7 @@ final class SklearnHeadParityTests: XCTestCase {
     func testFormatsGiveIdenticalHeads() throws {
         let folder = try XCTUnwrap(sklearnFixtureFolders().first { $0.contains("numpy-2") })
         let reference = try Head(sklearnFile: folder + "/linear_tot_classifier_epoch-32.sav")
-        for name in ["linear_p2.pkl", "linear_p4.pkl", "linear_p5.pkl", "linear_zlib.joblib", "linear_bool.sav"] {
+        for name in ["linear_p0.pkl", "linear_p1.pkl", "linear_p2.pkl", "linear_p4.pkl", "linear_p5.pkl", "linear_zlib.joblib", "linear_bool.sav"] {
             XCTAssertEqual(try Head(sklearnFile: folder + "/" + name), reference, name)
         }
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/linear_zlib.joblib")))

@@ -3,7 +3,7 @@
 
 Adds the three scikit-learn heads under sklearn/ with the released file names, fitted exactly as upstream
 fits them (code-spec.md section 4.2) on the reference embeddings of half of the fixture images, saved as
-upstream saves them (pickle for the .sav files, joblib for the one-class SVM), and writes what scikit-learn's
+upstream saves them (joblib.dump for all three, the .sav files included), and writes what scikit-learn's
 predict / predict_proba / decision_function say for every fixture image (expected_detect.json), so
 `deepfake detect` can be checked end to end.
 
@@ -14,7 +14,6 @@ embedding rather than the name gives pixel-identical fixture images (several exi
 """
 import hashlib
 import json
-import pickle
 import sys
 from pathlib import Path
 
@@ -41,20 +40,19 @@ def main():
     X = np.array([ref[n] for n in names], dtype=np.float32)
     fake = np.array([int(hashlib.sha256(x.tobytes()).hexdigest(), 16) % 2 == 1 for x in X])
     train = np.array([int(hashlib.sha256(b"split" + x.tobytes()).hexdigest(), 16) % 2 == 0 for x in X])
-    Y_train = fake[train]  # bools, as upstream's Y != 0
+    Y_train = np.where(fake[train], 1, 0)  # ints 0/1, as upstream's np.where(Y == 0, 0, 1)
 
     linear = LogisticRegression(random_state=42, C=0.316, max_iter=1500, verbose=0, class_weight="balanced")
     linear.fit(X[train], Y_train)
     knn = KNeighborsClassifier(n_neighbors=1, weights="uniform", metric="cosine", n_jobs=-1)
     knn.fit(X[train], Y_train)
     ocsvm = svm.OneClassSVM(nu=0.1, kernel="poly", gamma="auto")
-    ocsvm.fit(X[train][~Y_train])
+    ocsvm.fit(X[train][Y_train == 0])
 
     (MODEL / "sklearn").mkdir(exist_ok=True)
-    with open(MODEL / FILES["linear"], "wb") as f:
-        pickle.dump(linear, f)
-    with open(MODEL / FILES["knn"], "wb") as f:
-        pickle.dump(knn, f)
+    # upstream (linear_training.py) saves every head with joblib.dump, the .sav files included
+    joblib.dump(linear, MODEL / FILES["linear"])
+    joblib.dump(knn, MODEL / FILES["knn"])
     joblib.dump(ocsvm, MODEL / FILES["svm"])
 
     expected = {
@@ -65,11 +63,11 @@ def main():
         "files": FILES,
         "images": {},
     }
-    p_lin = linear.predict_proba(X)[:, list(linear.classes_).index(True)]
+    p_lin = linear.predict_proba(X)[:, list(linear.classes_).index(1)]
     d_lin = linear.decision_function(X)
-    p_knn = knn.predict_proba(X)[:, list(knn.classes_).index(True)]
+    p_knn = knn.predict_proba(X)[:, list(knn.classes_).index(1)]
     d_svm = ocsvm.decision_function(X)
-    pred = {"linear": linear.predict(X), "knn": knn.predict(X), "svm": ocsvm.predict(X)}
+    pred = {"linear": linear.predict(X) == 1, "knn": knn.predict(X) == 1, "svm": ocsvm.predict(X)}
     for i, n in enumerate(names):
         expected["images"][n] = {
             "train": bool(train[i]), "fake": bool(fake[i]),

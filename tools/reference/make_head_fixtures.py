@@ -4,7 +4,7 @@
 Fits the three CoDE heads exactly as upstream does (src/quantitative_evaluation/linear_training.py; see
 code-spec.md section 4.2) on synthetic 192-d float32 embeddings, saves them exactly as upstream saves them
 (`joblib.dump(classifier, file_name)` for all three heads, joblib's default pickle protocol, uncompressed),
-plus format variants (plain pickle protocols 2/4/5, zlib/gzip-compressed joblib, other k-NN metrics and
+plus format variants (plain pickle protocols 0/1/2/4/5, zlib/gzip-compressed joblib, other k-NN metrics and
 weights, other OneClassSVM kernels, boolean labels), and writes what scikit-learn's `predict`,
 `predict_proba[:, 1]` and `decision_function` return on a fixed test set.
 
@@ -233,6 +233,8 @@ def main():
         ("linear_tot_classifier_epoch-32.sav", "linear", "joblib"),
         ("knn_tot_classifier_epoch-32.sav", "knn", "joblib"),
         ("ocsvm_kernel_poly_gamma_auto_nu_0_1_crop.joblib", "ocsvm", "joblib"),
+        ("linear_p0.pkl", "linear", "pickle-p0"),
+        ("linear_p1.pkl", "linear", "pickle-p1"),
         ("linear_p2.pkl", "linear", "pickle-p2"),
         ("linear_p4.pkl", "linear", "pickle-p4"),
         ("linear_p5.pkl", "linear", "pickle-p5"),
