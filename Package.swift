@@ -50,7 +50,7 @@ let package = Package(
             dependencies: ["Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "deepfake-bench", dependencies: ["Detection"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Hub"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor"]),
         .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints"]),

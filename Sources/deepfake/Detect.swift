@@ -48,28 +48,17 @@ struct Detect: ParsableCommand {
     @Option(help: "Decision threshold (see above); default: the head's own rule.")
     var threshold: Double?
 
-    @Option(help: "Images per forward pass.")
-    var batchSize: Int = 32
-
-    @Option(help: "Worker threads (default: all cores).")
-    var threads: Int?
-
-    @Option(help: "Refuse images with more pixels than this, before decoding.")
-    var maxPixels: Int = DecodeOptions().maxPixels
+    @OptionGroup var pipeline: PipelineOptions
 
     @Argument(help: "Image files, directories or glob patterns.")
     var inputs: [String]
 
     func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if maxPixels < 1 { throw ValidationError("--max-pixels must be at least 1") }
         if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number") }
     }
 
     func run() throws {
-        let options = EmbedderOptions(batchSize: batchSize, compute: ComputeOptions(threads: threads),
-                                      decode: DecodeOptions(maxPixels: maxPixels))
+        let options = pipeline.embedderOptions()
         let detector: Detector
         do {
             let download = DownloadProgress()

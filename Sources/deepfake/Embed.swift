@@ -16,6 +16,7 @@ struct Embed: ParsableCommand {
             images), ImageNet normalisation, no resize.
 
             Examples:
+              deepfake embed photo.jpg                       # the released aimagelab/CoDE
               deepfake embed --model path/to/CoDE photo.jpg
               deepfake embed --model path/to/CoDE --batch-size 16 photos/ > embeddings.jsonl
               deepfake embed --model path/to/CoDE --format npy --output embeddings.npy photos/
@@ -28,8 +29,8 @@ struct Embed: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case jsonl, npy }
 
-    @Option(help: "A Hugging Face model folder holding config.json and model.safetensors.")
-    var model: String
+    @Option(help: "Model folder (config.json + model.safetensors) or Hugging Face repo id (default: $DEEPFAKE_MODEL, else aimagelab/CoDE).")
+    var model: String?
 
     @Option(help: "Output format: jsonl or npy.")
     var format: Format = .jsonl
@@ -37,14 +38,7 @@ struct Embed: ParsableCommand {
     @Option(help: "With --format npy: the .npy file to write (written atomically).")
     var output: String?
 
-    @Option(help: "Images per forward pass.")
-    var batchSize: Int = 32
-
-    @Option(help: "Worker threads (default: all cores).")
-    var threads: Int?
-
-    @Option(help: "Refuse images with more pixels than this, before decoding.")
-    var maxPixels: Int = DecodeOptions().maxPixels
+    @OptionGroup var pipeline: PipelineOptions
 
     @Flag(help: "Use the training/evaluation preprocessing (bicubic resize of the shorter side to 248, then center crop 224) instead of center crop only.")
     var resize = false
@@ -53,9 +47,6 @@ struct Embed: ParsableCommand {
     var inputs: [String]
 
     func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if maxPixels < 1 { throw ValidationError("--max-pixels must be at least 1") }
         if format == .npy && output == nil { throw ValidationError("--format npy needs --output FILE.npy") }
         if format == .jsonl && output != nil { throw ValidationError("--output is only used with --format npy") }
     }
@@ -63,14 +54,12 @@ struct Embed: ParsableCommand {
     func run() throws {
         let vit: VisionTransformer
         do {
-            vit = try VisionTransformer(folder: model)
+            vit = try loadModel(model, heads: [], progress: DownloadProgress().callback).backbone
         } catch {
             printError("error: cannot load model: \(error)")
             throw ExitCode(2)
         }
-        let options = EmbedderOptions(batchSize: batchSize, compute: ComputeOptions(threads: threads),
-                                      preprocessing: resize ? .trainingEval : .inference,
-                                      decode: DecodeOptions(maxPixels: maxPixels))
+        let options = pipeline.embedderOptions(preprocessing: resize ? .trainingEval : .inference)
         let embedder = Embedder(model: vit, options: options)
         let items = expandInputs(inputs)
         if items.isEmpty { printError("warning: no image files found in the given inputs") }

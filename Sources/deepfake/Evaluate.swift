@@ -53,11 +53,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "A folder for evaluation.json, scores.csv, acc0_<head>.txt and the plots.")
     var output: String?
 
-    @Option(help: "Images per forward pass.")
-    var batchSize: Int = 32
-
-    @Option(help: "Worker threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var pipeline: PipelineOptions
 
     @Argument(help: "A D3 test root ({augm,no_augm}/{real,gen_0..gen_3}).")
     var root: String?
@@ -67,8 +63,6 @@ struct Evaluate: ParsableCommand {
         if sources != 1 { throw ValidationError("give exactly one of: ROOT, --real/--fake pairs, --pairs FILE") }
         if real.count != fake.count { throw ValidationError("--real and --fake must be given the same number of times") }
         if !name.isEmpty && name.count != real.count { throw ValidationError("give one --name per --real/--fake pair") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         _ = try headKinds()
     }
 
@@ -104,7 +98,7 @@ struct Evaluate: ParsableCommand {
         let detector: Detector
         do {
             let loaded = try loadModel(model, heads: try headKinds(), progress: DownloadProgress().callback)
-            let options = EmbedderOptions(batchSize: batchSize, compute: ComputeOptions(threads: threads))
+            let options = pipeline.embedderOptions()
             detector = Detector(embedder: Embedder(model: loaded.backbone, options: options), heads: loaded.heads)
         } catch {
             printError("error: \(error)")
@@ -112,7 +106,7 @@ struct Evaluate: ParsableCommand {
         }
         var bar = ProgressBar(total: dataset.paths.count, label: "evaluate")
         let report = detector.evaluate(dataset, settings: ["model": model ?? ProcessInfo.processInfo.environment["DEEPFAKE_MODEL"] ?? defaultModelRepository,
-                                                           "batch_size": "\(batchSize)", "heads": heads],
+                                                           "batch_size": "\(pipeline.batchSize)", "heads": heads],
                                        versions: ["deepfake": Deepfake.configuration.version]) { _ in bar.advance() }
         bar.finish()
         for (path, message) in report.imageErrors.sorted(by: { $0.key < $1.key }) {
