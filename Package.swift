@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "ViT", targets: ["ViT"]),
         .library(name: "Heads", targets: ["Heads"]),
         .library(name: "Hub", targets: ["Hub"]),
+        .library(name: "WebDataset", targets: ["WebDataset"]),
         .library(name: "Detection", targets: ["Detection"]),
     ],
     dependencies: [
@@ -44,7 +45,8 @@ let package = Package(
         .target(name: "ViT", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Hub"),
-        .target(name: "Detection", dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "Hub"]),
+        .target(name: "WebDataset", dependencies: ["Imaging", "Checkpoints", "Tensor"]),
+        .target(name: "Detection", dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset"]),
         .executableTarget(
             name: "deepfake",
             dependencies: ["Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor"]),
         .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints"]),
         .testTarget(name: "HubTests", dependencies: ["Hub"]),
+        .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "Hub"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
     ]
 )
