@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Hub", targets: ["Hub"]),
         .library(name: "WebDataset", targets: ["WebDataset"]),
         .library(name: "Detection", targets: ["Detection"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,9 +48,10 @@ let package = Package(
         .target(name: "Hub"),
         .target(name: "WebDataset", dependencies: ["Imaging", "Checkpoints", "Tensor"]),
         .target(name: "Detection", dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset"]),
+        .target(name: "Training", dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection"]),
         .executableTarget(
             name: "deepfake",
-            dependencies: ["Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Detection", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "deepfake-bench", dependencies: ["Detection"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Hub"]),
@@ -59,5 +61,6 @@ let package = Package(
         .testTarget(name: "HubTests", dependencies: ["Hub"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "Hub"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ViT", "Tensor", "Checkpoints", "Imaging"]),
     ]
 )

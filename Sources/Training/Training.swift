@@ -1,0 +1,1 @@
+// CoDE training: views, loss, optimiser, loop.
