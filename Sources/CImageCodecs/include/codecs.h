@@ -152,3 +152,27 @@ int cic_webp_decode_rgb(const uint8_t *data, size_t size, uint8_t *pixels, cic_w
 #ifdef __cplusplus
 }
 #endif
+
+// ---------------------------------------------------------------------------------------------
+// Encoders (encode.c): 8-bit RGB, rows packed (width * 3 bytes per row, top-down). The output
+// is malloc'd; the caller releases it with cic_free(). Errors never escape the function.
+// ---------------------------------------------------------------------------------------------
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Baseline JPEG with the settings Pillow uses by default: jpeg_set_defaults, then
+/// jpeg_set_quality(quality, force_baseline = TRUE); libjpeg's default 4:2:0 subsampling,
+/// ISLOW DCT, no Huffman optimisation, JFIF header. `quality` is clamped to 1...100.
+int cic_jpeg_encode_rgb(const uint8_t *pixels, int32_t width, int32_t height, int32_t quality,
+                        uint8_t **output, size_t *output_size, char message[CIC_MESSAGE_SIZE]);
+
+/// 8-bit RGB PNG (color type 2, not interlaced), zlib level `compression_level` (0...9; -1:
+/// libpng's default).
+int cic_png_encode_rgb(const uint8_t *pixels, int32_t width, int32_t height, int32_t compression_level,
+                       uint8_t **output, size_t *output_size, char message[CIC_MESSAGE_SIZE]);
+
+#ifdef __cplusplus
+}
+#endif
