@@ -1,6 +1,6 @@
 /// A shuffle buffer with the structure of webdataset's `shuffle(bufsize, initial)`:
 ///   * `initial` is clamped to `bufferSize`;
-///   * for every element taken from upstream: append it; while the buffer is below `bufferSize`, append
+///   * for every element taken from upstream: append it; if the buffer is then below `bufferSize`, append
 ///     one more (so the buffer fills at up to two elements per output); once the buffer holds at least
 ///     `initial` elements, output one picked at random;
 ///   * when upstream ends, output the rest in random order.

@@ -1,0 +1,172 @@
+// CoDE's training augmentations (spec §3.5, upstream `MassiveTransform`): up to `num_transform`
+// distinct operations drawn from a list and applied in list order. Only a few exact operations
+// exist so far (horizontal flip, grayscale, JPEG re-encode); the other augly operations come later.
+
+import Imaging
+
+/// One image augmentation: an RGB image in, an RGB image out, with its random parameters (if any)
+/// drawn from `rng`.
+public protocol Augmentation: Sendable {
+    /// A short name for logs and reports.
+    var name: String { get }
+    /// Applies the augmentation, drawing any random parameters from `rng`.
+    func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage
+}
+
+/// Left-right mirror (augly `hflip` = Pillow `transpose(FLIP_LEFT_RIGHT)`); no random parameters.
+public struct HorizontalFlip: Augmentation {
+    public init() {}
+    public var name: String { "hflip" }
+
+    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+        image.flippedHorizontally()
+    }
+}
+
+/// augly `grayscale(mode="luminosity")`: Pillow's `convert("L")` then back to RGB (the luma in all
+/// three channels); no random parameters.
+///
+/// Pillow's RGB→L is the ITU-R 601-2 luma in 16-bit fixed point:
+/// `L = (19595·R + 38470·G + 7471·B + 2¹⁵) >> 16` (the weights are 0.299, 0.587, 0.114 scaled by
+/// 2¹⁶ and sum to 2¹⁶, so the result is the weighted sum rounded half up).
+public struct Grayscale: Augmentation {
+    public init() {}
+    public var name: String { "grayscale" }
+
+    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+        image.grayscaled()
+    }
+}
+
+/// augly `encoding_quality` (upstream op 7, `EncodingQuality`): a JPEG encode with Pillow's default
+/// settings at a quality drawn uniformly from `qualities` (Python's `random.choice`), then decoded back
+/// to RGB. Upstream's levels are `linspace(40, 100, 5)` = 40, 55, 70, 85, 100.
+///
+/// Uses the Imaging module's `encodeJPEG` (libjpeg-turbo with Pillow's settings) and decoder; should
+/// either fail (which a valid non-empty image does not), the image is returned unchanged.
+public struct JPEGReencode: Augmentation {
+    /// The quality levels, one drawn per application.
+    public var qualities: [Int]
+
+    /// A re-encode at one of `qualities` (upstream's levels by default).
+    public init(qualities: [Int] = [40, 55, 70, 85, 100]) {
+        precondition(!qualities.isEmpty, "JPEGReencode: no quality levels")
+        self.qualities = qualities
+    }
+
+    public var name: String { "jpeg_quality" }
+
+    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+        let quality = rng.element(of: qualities)
+        return Self.reencode(image, quality: quality) ?? image
+    }
+
+    /// Pillow `Image.open(BytesIO(save(image, "JPEG", quality=quality))).convert("RGB")`; `nil` if the
+    /// encoder or decoder fails.
+    public static func reencode(_ image: RGBImage, quality: Int) -> RGBImage? {
+        guard let bytes = try? encodeJPEG(image, quality: quality) else { return nil }
+        return try? decodeImage(bytes, name: "jpeg re-encode q\(quality)")
+    }
+}
+
+extension RGBImage {
+    /// The image mirrored left to right (Pillow `transpose(Image.FLIP_LEFT_RIGHT)`).
+    public func flippedHorizontally() -> RGBImage {
+        var out = [UInt8](repeating: 0, count: pixels.count)
+        let w = width
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<height {
+                    let row = y * w * 3
+                    for x in 0..<w {
+                        let s = row + x * 3, d = row + (w - 1 - x) * 3
+                        dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]
+                    }
+                }
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: out)
+    }
+
+    /// Pillow's `convert("L").convert("RGB")`: each pixel replaced by its luma
+    /// `(19595·R + 38470·G + 7471·B + 32768) >> 16` in all three channels.
+    public func grayscaled() -> RGBImage {
+        var out = [UInt8](repeating: 0, count: pixels.count)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                var i = 0
+                while i < src.count {
+                    let r: UInt32 = 19595 &* UInt32(src[i])
+                    let g: UInt32 = 38470 &* UInt32(src[i + 1])
+                    let b: UInt32 = 7471 &* UInt32(src[i + 2])
+                    let l = UInt8(truncatingIfNeeded: (r &+ g &+ b &+ 32768) >> 16)
+                    dst[i] = l; dst[i + 1] = l; dst[i + 2] = l
+                    i += 3
+                }
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: out)
+    }
+
+    /// Pillow `crop((left, top, left + width, top + height))` for a box inside the image.
+    ///
+    /// - Precondition: the box lies inside the image.
+    public func cropped(_ box: CropBox) -> RGBImage {
+        precondition(box.top >= 0 && box.left >= 0 && box.height >= 0 && box.width >= 0
+                     && box.top + box.height <= height && box.left + box.width <= width,
+                     "crop box \(box) outside a \(width)x\(height) image")
+        var out = [UInt8](repeating: 0, count: box.width * box.height * 3)
+        let rowBytes = box.width * 3
+        if rowBytes > 0 {
+            pixels.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for r in 0..<box.height {
+                        let from = src.baseAddress! + ((box.top + r) * width + box.left) * 3
+                        (dst.baseAddress! + r * rowBytes).update(from: from, count: rowBytes)
+                    }
+                }
+            }
+        }
+        return RGBImage(width: box.width, height: box.height, pixels: out)
+    }
+}
+
+/// Upstream's `MassiveTransform` augmentation choice (spec §3.5): per call, `n` is drawn uniformly
+/// from `0...maxOperations`, then `n` distinct operation indices are drawn without replacement
+/// (Python's `random.sample`) and applied in ascending index order. Both draws happen even when the
+/// view is not augmented (upstream draws them before checking `transform`), which keeps the random
+/// streams of augmented and clean views alike.
+///
+/// With fewer operations than `n` in the list, all of them are candidates (`min(n, count)` are drawn);
+/// the default list is empty until the augly operations exist.
+public struct MassiveTransform: Sendable {
+    /// The operations, in upstream's index order.
+    public var operations: [any Augmentation]
+    /// Upstream's `--num_transform` (2 in CoDE's training script): the largest `n`.
+    public var maxOperations: Int
+
+    /// A transform over `operations` applying at most `maxOperations` of them per call.
+    public init(operations: [any Augmentation] = [], maxOperations: Int = 2) {
+        precondition(maxOperations >= 0, "MassiveTransform: maxOperations must be non-negative")
+        self.operations = operations
+        self.maxOperations = maxOperations
+    }
+
+    /// The example operations implemented so far (not upstream's list of 19): flip, grayscale, JPEG.
+    public static let examples = MassiveTransform(operations: [HorizontalFlip(), Grayscale(), JPEGReencode()], maxOperations: 2)
+
+    /// Draws `n` and the operation indices (sorted ascending).
+    public func drawOperations(rng: inout RandomSource) -> [Int] {
+        let n = rng.int(in: 0...maxOperations)
+        return rng.sample(min(n, operations.count), of: operations.count).sorted()
+    }
+
+    /// Draws the operations and, when `transform` is true, applies them in order.
+    public func apply(_ image: RGBImage, transform: Bool, rng: inout RandomSource) -> RGBImage {
+        let chosen = drawOperations(rng: &rng)
+        guard transform else { return image }
+        var out = image
+        for index in chosen { out = operations[index].apply(out, rng: &rng) }
+        return out
+    }
+}

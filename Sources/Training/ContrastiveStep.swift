@@ -1,0 +1,78 @@
+import Tensor
+import ViT
+
+/// One CoDE gradient computation (code-spec §2.2, §2.4, §7 item 20): the two forwards, the loss, and one
+/// backward through both, with the parameter gradients summed as PyTorch accumulates them over two
+/// `model()` calls in one `loss.backward()`. No optimiser step.
+///
+/// Memory: by default both forwards keep their activations (`ViTActivations.byteCount`; ViT-Tiny: about
+/// 23.8 MB per image, 6.1 GB for 32 records = 256 images). With `microBatch` set, the embeddings come first
+/// from the inference forward (no cache); then chunks of at most `microBatch` images are forwarded again with
+/// caching and back-propagated one at a time: one extra forward per image, activations for one chunk only.
+/// Both modes give the same loss and gradients up to float rounding of the gradient sums.
+public struct ContrastiveStep: Sendable {
+    public var loss: CoDELoss
+    public var options: ComputeOptions
+    /// Images per recomputed forward/backward chunk; nil keeps both whole forwards' activations.
+    public var microBatch: Int?
+
+    public init(loss: CoDELoss = .init(), options: ComputeOptions = .init(), microBatch: Int? = nil) {
+        precondition(microBatch.map { $0 > 0 } ?? true, "microBatch must be positive")
+        self.loss = loss
+        self.options = options
+        self.microBatch = microBatch
+    }
+
+    public struct Result: Sendable {
+        /// Loss value, L_real, L_fake and d(loss)/d(embeddings).
+        public var loss: CoDELoss.Result<Float>
+        /// d(loss)/d(parameter) for every parameter (zeros for q/k/v biases the config does not have).
+        public var gradients: ViTWeights
+        /// The CLS embeddings [8, B, D] in `ViewGroup` order (augmented views unpermuted).
+        public var embeddings: [Float]
+    }
+
+    /// `first` holds cat[real, fake, augmentedReal, augmentedFake] and `second` cat[globalReal, localReal,
+    /// globalFake, localFake]: 4·records normalized CHW images each, every group in record order (the
+    /// permutation is applied to the embeddings, not to these images).
+    public func run(model: VisionTransformer, first: UnsafeBufferPointer<Float>, second: UnsafeBufferPointer<Float>,
+                    records: Int, permutation: AugmentationPermutation) -> Result {
+        let per = 4 * records * model.inputCount
+        precondition(first.count == per && second.count == per, "each forward takes 4·\(records) images (\(per) floats)")
+        let d = model.config.hiddenSize
+        var gradients = ViTWeights.zeros(config: model.config)
+        if let chunk = microBatch {
+            let z1 = model.embed(pixels: first, batch: 4 * records, options: options).data
+            let z2 = model.embed(pixels: second, batch: 4 * records, options: options).data
+            let embeddings = z1 + z2
+            let value = loss.evaluate(embeddings: embeddings, records: records, width: d, permutation: permutation)
+            for (index, input) in [first, second].enumerated() {
+                var start = 0
+                while start < 4 * records {
+                    let n = min(chunk, 4 * records - start)
+                    let images = UnsafeBufferPointer(rebasing: input[(start * model.inputCount)..<((start + n) * model.inputCount)])
+                    let pass = model.trainingForward(pixels: images, batch: n, options: options)
+                    let offset = (index * 4 * records + start) * d
+                    value.gradient[offset..<(offset + n * d)].withUnsafeBufferPointer {
+                        model.backward(pass.activations, embeddingGradient: $0, into: &gradients, options: options)
+                    }
+                    start += n
+                }
+            }
+            return Result(loss: value, gradients: gradients, embeddings: embeddings)
+        }
+        let pass1 = model.trainingForward(pixels: first, batch: 4 * records, options: options)
+        var pass2: ViTTrainingPass? = model.trainingForward(pixels: second, batch: 4 * records, options: options)
+        let embeddings = pass1.embedding.data + pass2!.embedding.data
+        let value = loss.evaluate(embeddings: embeddings, records: records, width: d, permutation: permutation)
+        let half = 4 * records * d
+        value.gradient[half...].withUnsafeBufferPointer {
+            model.backward(pass2!.activations, embeddingGradient: $0, into: &gradients, options: options)
+        }
+        pass2 = nil  // free the second cache before the first backward's scratch is allocated
+        value.gradient[..<half].withUnsafeBufferPointer {
+            model.backward(pass1.activations, embeddingGradient: $0, into: &gradients, options: options)
+        }
+        return Result(loss: value, gradients: gradients, embeddings: embeddings)
+    }
+}

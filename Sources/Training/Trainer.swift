@@ -1,0 +1,384 @@
+import Checkpoints
+import Detection
+import Foundation
+import Heads
+import Imaging
+import Tensor
+import ViT
+import WebDataset
+
+/// One D3 record decoded: the real image and its generated ones (gen_0, gen_1, ... in order).
+public struct DecodedRecord: Sendable {
+    public var key: String
+    public var real: RGBImage
+    public var fakes: [RGBImage]
+}
+
+/// Decodes a D3 sample (`real.*`, `gen_0.*` … `gen_3.*`); nil with a reason when a field is missing or broken.
+public func decodeRecord(_ sample: Sample) -> Result<DecodedRecord, TrainingError> {
+    func field(_ prefix: String) -> (name: String, bytes: [UInt8])? { sample.fields.first { $0.name.hasPrefix(prefix + ".") } }
+    guard let real = field("real") else { return .failure(TrainingError("\(sample.shard)#\(sample.key): no real.* field")) }
+    var fakes: [(name: String, bytes: [UInt8])] = []
+    var k = 0
+    while let f = field("gen_\(k)") { fakes.append(f); k += 1 }
+    if fakes.isEmpty { return .failure(TrainingError("\(sample.shard)#\(sample.key): no gen_0.* field")) }
+    do {
+        func decode(_ f: (name: String, bytes: [UInt8])) throws -> RGBImage {
+            try decodeImage(f.bytes, name: "\(sample.shard)#\(sample.key).\(f.name)")
+        }
+        return .success(DecodedRecord(key: sample.key, real: try decode(real), fakes: try fakes.map(decode)))
+    } catch {
+        return .failure(TrainingError("\(error)"))
+    }
+}
+
+/// What one epoch produced.
+public struct EpochSummary: Sendable {
+    public var epoch: Int
+    public var learningRate: Double
+    public var trainLoss: Double
+    /// Per head: accuracy on the clean and the transformed validation records (nil when not run).
+    public var cleanAccuracy: [HeadKind: Double]
+    public var transformedAccuracy: [HeadKind: Double]
+    /// The model-selection metric: the linear head's accuracy on the clean validation set.
+    public var selectionMetric: Double { cleanAccuracy[.linear] ?? cleanAccuracy.values.first ?? 0 }
+}
+
+/// Progress of the contrastive steps, for bars and logs.
+public struct StepProgress: Sendable {
+    public var epoch: Int, step: Int, steps: Int
+    public var loss: Double, learningRate: Double, imagesPerSecond: Double
+}
+
+/// CoDE's training loop (code-spec.md §2, §4.3): contrastive steps on resampled training shards, then per
+/// epoch the heads fitted on the linear-train shards and evaluated on the validation shards, early stopping
+/// on the linear head's clean accuracy, checkpoints (`last`, `best`, the last N epochs) written atomically,
+/// and a release folder in the Hugging Face layout. Everything random derives from (seed, epoch, step,
+/// record), so `resume` continues bit for bit.
+public final class Trainer {
+    public let configuration: TrainingConfiguration
+    public let log: (String) -> Void
+    public let progress: (StepProgress) -> Void
+    private let compute: ComputeOptions
+    private let folder: String
+
+    public init(configuration: TrainingConfiguration, log: @escaping (String) -> Void = { _ in },
+                progress: @escaping (StepProgress) -> Void = { _ in }) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.log = log
+        self.progress = progress
+        self.compute = ComputeOptions(threads: configuration.threads)
+        self.folder = configuration.output
+    }
+
+    // MARK: state on disk
+
+    /// What `state.json` records: enough to resume.
+    struct RunState: Codable {
+        var epochsDone: Int
+        var last: String?
+        var best: String?
+        var bestMetric: Double
+        var badEpochs: Int
+        var stopped: Bool
+    }
+
+    private var statePath: String { folder + "/state.json" }
+
+    private func readState() -> RunState? {
+        guard let data = FileManager.default.contents(atPath: statePath) else { return nil }
+        return try? JSONDecoder().decode(RunState.self, from: data)
+    }
+
+    private func writeState(_ state: RunState) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let bytes = [UInt8](try encoder.encode(state))
+        try writeFileAtomically(statePath) { (append) throws(CheckpointError) in try append(bytes) }
+    }
+
+    /// Writes `text` to `path` atomically.
+    private func writeText(_ text: String, to path: String) throws {
+        let bytes = Array(text.utf8)
+        try writeFileAtomically(path) { (append) throws(CheckpointError) in try append(bytes) }
+    }
+
+    /// Appends a line to the run's log file and passes it on.
+    private func note(_ line: String) {
+        log(line)
+        if let handle = FileHandle(forWritingAtPath: folder + "/train.log") {
+            handle.seekToEndOfFile()
+            handle.write((line + "\n").data(using: .utf8)!)
+            try? handle.close()
+        }
+    }
+
+    // MARK: the run
+
+    /// Trains from scratch, or from the last checkpoint when `resume` is true and one exists.
+    /// `stopAfterEpoch` ends the run early after that epoch (as if interrupted), for tests and staged runs.
+    @discardableResult
+    public func run(resume: Bool = false, stopAfterEpoch: Int? = nil) throws -> [EpochSummary] {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: folder + "/checkpoints", withIntermediateDirectories: true)
+        if !fm.fileExists(atPath: folder + "/train.log") { fm.createFile(atPath: folder + "/train.log", contents: nil) }
+        try writeText(configuration.yaml, to: folder + "/config.yaml")
+        let c = configuration
+        let modelConfig = c.model
+        var state = RunState(epochsDone: 0, last: nil, best: nil, bestMetric: 0, badEpochs: 0, stopped: false)
+        var weights = ViTInitialization.timm(config: modelConfig, rng: RandomSource(seed: c.seed).derived(0x1417))
+        var optimizer = AdamW(parameters: ParameterSet.vit(modelConfig),
+                              configuration: AdamWConfiguration(weightDecay: c.weightDecay))
+        if resume, let saved = readState(), let last = saved.last {
+            state = saved
+            let checkpoint = folder + "/checkpoints/" + last
+            weights = try VisionTransformer(folder: checkpoint).weights
+            _ = try optimizer.loadState(from: checkpoint + "/optimizer.safetensors")
+            note("resumed from \(checkpoint) after epoch \(saved.epochsDone)")
+        } else if fm.fileExists(atPath: statePath) {
+            throw TrainingError("\(folder) already holds a run; pass --resume to continue it or choose another --output")
+        }
+        if state.stopped { note("the run had already stopped early"); return [] }
+
+        let schedule = CosineSchedule(baseLR: c.learningRate, minLR: c.minLR, warmupLR: c.warmupLR,
+                                      warmupEpochs: c.warmupEpochs, epochs: c.epochs)
+        let trainShards = try c.trainShards.flatMap { spec throws in try ShardSpec.resolve(spec) }
+        var summaries: [EpochSummary] = []
+        if !fm.fileExists(atPath: folder + "/summary.csv") {
+            try writeText("epoch,lr,train_loss,eval_accuracy,linear_clean,knn_clean,svm_clean,linear_transf,knn_transf,svm_transf\n",
+                          to: folder + "/summary.csv")
+        }
+        for epoch in state.epochsDone..<c.epochs {
+            let lr = schedule.learningRate(epoch: epoch)
+            let loss = try trainEpoch(epoch: epoch, shards: trainShards, weights: &weights, optimizer: &optimizer, learningRate: lr)
+            let model = VisionTransformer(config: modelConfig, weights: weights)
+            let (heads, clean, transformed) = try fitAndValidate(model: model, epoch: epoch)
+            let summary = EpochSummary(epoch: epoch, learningRate: lr, trainLoss: loss, cleanAccuracy: clean,
+                                       transformedAccuracy: transformed)
+            summaries.append(summary)
+            // Early stopping (upstream's EarlyStopper): better → reset; worse → count; equal → nothing.
+            let metric = summary.selectionMetric
+            let improved = state.best == nil || metric > state.bestMetric
+            if improved { state.bestMetric = metric; state.badEpochs = 0 } else if metric < state.bestMetric { state.badEpochs += 1 }
+            let name = String(format: "epoch-%04d", epoch)
+            try saveCheckpoint(name: name, config: modelConfig, weights: weights, optimizer: optimizer, heads: heads)
+            state.epochsDone = epoch + 1
+            state.last = name
+            if improved { state.best = name }
+            state.stopped = c.earlyStopping && state.badEpochs >= c.patienceEpochs
+            try pruneCheckpoints(keeping: [state.last, state.best].compactMap { $0 })
+            try writeState(state)
+            try appendSummary(summary)
+            note("epoch \(epoch): lr \(String(format: "%.6g", lr)), loss \(String(format: "%.5f", loss)), "
+                 + "linear accuracy \(String(format: "%.4f", metric)) (best \(String(format: "%.4f", state.bestMetric)) at \(state.best ?? "-"))"
+                 + (state.stopped ? ", early stopping" : ""))
+            if state.stopped || stopAfterEpoch == epoch { break }
+        }
+        if let best = state.best, state.stopped || state.epochsDone == c.epochs {
+            try writeRelease(from: best)
+        }
+        return summaries
+    }
+
+    /// The contrastive steps of one epoch; returns the mean loss.
+    private func trainEpoch(epoch: Int, shards: [String], weights: inout ViTWeights, optimizer: inout AdamW,
+                            learningRate: Double) throws -> Double {
+        let c = configuration
+        let report = PipelineReport()
+        var samples = ShardList(shards).resampled(seed: c.seed, epoch: epoch)
+            .samples(from: TarShardSource(), report: report, onError: .skip)
+            .shuffled(bufferSize: c.shuffleBuffer, initial: min(100, c.shuffleBuffer), seed: c.seed, epoch: epoch)
+            .makeIterator()
+        let views = CoDEViewBuilder(viewConfiguration)
+        let perView = views.configuration.viewFloatCount
+        let b = c.batchSize
+        let step = ContrastiveStep(loss: CoDELoss(temperature: c.temperature, variant: c.loss), options: compute)
+        var accumulator = GradientAccumulator(parameters: optimizer.parameters, microBatches: c.gradientAccumulation)
+        var total = 0.0
+        let start = Date()
+        for s in 0..<c.stepsPerEpoch {
+            for micro in 0..<c.gradientAccumulation {
+                // Read B usable records (broken ones are logged and replaced).
+                var records: [Sample] = []
+                while records.count < b {
+                    guard let sample = try samples.next() else { throw TrainingError("the training shards yielded no samples") }
+                    records.append(sample)
+                }
+                var first = [Float](repeating: 0, count: 4 * b * perView)
+                var second = [Float](repeating: 0, count: 4 * b * perView)
+                var failures = [String?](repeating: nil, count: b)
+                let rng = RandomSource(seed: c.seed).derived(UInt64(epoch), UInt64(s), UInt64(micro))
+                first.withUnsafeMutableBufferPointer { f in
+                second.withUnsafeMutableBufferPointer { g in
+                failures.withUnsafeMutableBufferPointer { fails in
+                    let f = UncheckedSendable(f), g = UncheckedSendable(g), fails = UncheckedSendable(fails)
+                    parallelFor(b, threads: compute.threads) { i in
+                        switch decodeRecord(records[i]) {
+                        case let .failure(e): fails.value[i] = e.description
+                        case let .success(record):
+                            views.makeViews(real: record.real, fakes: record.fakes, rng: rng.derived(UInt64(i))) { view in
+                                let (buffer, group): (UnsafeMutableBufferPointer<Float>, Int)
+                                switch view {
+                                case .real: (buffer, group) = (f.value, 0)
+                                case .fake: (buffer, group) = (f.value, 1)
+                                case .augmentedReal: (buffer, group) = (f.value, 2)
+                                case .augmentedFake: (buffer, group) = (f.value, 3)
+                                case .globalReal: (buffer, group) = (g.value, 0)
+                                case .localReal: (buffer, group) = (g.value, 1)
+                                case .globalFake: (buffer, group) = (g.value, 2)
+                                case .localFake: (buffer, group) = (g.value, 3)
+                                }
+                                let offset = (group * b + i) * perView
+                                return UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + perView)])
+                            }
+                        }
+                    }
+                }}}
+                for case let failure? in failures { note("warning: \(failure) (the record's views stay black this step)") }
+                var permutationRNG = rng.derived(0xFE12)
+                let permutation = AugmentationPermutation.draw(records: b, using: &permutationRNG)
+                let model = VisionTransformer(config: c.model, weights: weights)
+                let result = first.withUnsafeBufferPointer { f in
+                    second.withUnsafeBufferPointer { g in
+                        step.run(model: model, first: f, second: g, records: b, permutation: permutation)
+                    }
+                }
+                total += result.loss.value / Double(c.gradientAccumulation)
+                accumulator.add(result.gradients, parameters: optimizer.parameters)
+            }
+            var gradients = accumulator.gradients
+            accumulator.reset()
+            if let maxNorm = c.clipGradient { _ = GradientClipping.clip(&gradients, maxNorm: maxNorm) }
+            optimizer.step(&weights, gradients: gradients, learningRate: learningRate)
+            let elapsed = Date().timeIntervalSince(start)
+            progress(StepProgress(epoch: epoch, step: s + 1, steps: c.stepsPerEpoch, loss: total / Double(s + 1),
+                                  learningRate: learningRate,
+                                  imagesPerSecond: Double((s + 1) * 8 * b * c.gradientAccumulation) / max(elapsed, 1e-9)))
+        }
+        if report.counts.samplesSkipped > 0 || report.counts.shardsFailed > 0 { note("data: \(report.counts)") }
+        return total / Double(c.stepsPerEpoch)
+    }
+
+    /// The view pipeline for this model size: crops at the model's image size, Resize(size/0.9) + CenterCrop.
+    var viewConfiguration: CoDEViewConfiguration {
+        let c = configuration
+        let size = c.imageSize
+        var global = RandomResizedCrop.codeGlobal, local = RandomResizedCrop.codeLocal
+        global.size = size; local.size = size
+        global.scale = c.globalCropScale; local.scale = c.localCropScale
+        return CoDEViewConfiguration(globalCrop: global, localCrop: local,
+                                     preprocessing: .resizeThenCenterCrop(resize: Int(Double(size) / 0.9), crop: size))
+    }
+
+    /// Embeds the records of `specs` (real and every generated image; Resize + CenterCrop as upstream's
+    /// in-training evaluation), at most `limit` records.
+    func embedRecords(_ specs: [String], model: VisionTransformer, limit: Int?) throws -> HeadTrainingSet {
+        let shards = try specs.flatMap { spec throws in try ShardSpec.resolve(spec) }
+        let report = PipelineReport()
+        var iterator = ShardList(shards).samples(from: TarShardSource(), report: report, onError: .skip).makeIterator()
+        let prep = viewConfiguration.preprocessing
+        var vectors: [Float] = [], labels: [Bool] = []
+        var count = 0
+        let batch = 32
+        while limit.map({ count < $0 }) ?? true {
+            var samples: [Sample] = []
+            while samples.count < batch, limit.map({ count + samples.count < $0 }) ?? true, let s = try iterator.next() { samples.append(s) }
+            if samples.isEmpty { break }
+            count += samples.count
+            let decoded = samples.map(decodeRecord)
+            var images: [(RGBImage, Bool)] = []
+            for d in decoded {
+                switch d {
+                case let .success(r): images.append((r.real, false)); images += r.fakes.map { ($0, true) }
+                case let .failure(e): note("warning: \(e)")
+                }
+            }
+            var pixels = [Float](repeating: 0, count: images.count * model.inputCount)
+            pixels.withUnsafeMutableBufferPointer { px in
+                let px = UncheckedSendable(px)
+                parallelFor(images.count, threads: compute.threads) { i in
+                    prep.apply(images[i].0, normalization: .imageNet,
+                               into: UnsafeMutableBufferPointer(rebasing: px.value[(i * model.inputCount)..<((i + 1) * model.inputCount)]))
+                }
+            }
+            let z = pixels.withUnsafeBufferPointer { model.embed(pixels: $0, batch: images.count, options: compute) }
+            vectors += z.data
+            labels += images.map(\.1)
+        }
+        if report.counts.samplesSkipped > 0 || report.counts.shardsFailed > 0 { note("data: \(report.counts)") }
+        return try HeadTrainingSet(embeddings: vectors, features: model.config.hiddenSize, isFake: labels)
+    }
+
+    /// Fits the three heads on the linear-train records and measures them on the validation records.
+    private func fitAndValidate(model: VisionTransformer, epoch: Int)
+        throws -> (heads: [FittedHead], clean: [HeadKind: Double], transformed: [HeadKind: Double]) {
+        let c = configuration
+        let train = try embedRecords(c.linearTrainShards, model: model, limit: c.linearRecords)
+        let heads = try fitHeads(train, kinds: HeadKind.allCases)
+        func accuracy(_ specs: [String]) throws -> [HeadKind: Double] {
+            guard !specs.isEmpty else { return [:] }
+            let set = try embedRecords(specs, model: model, limit: c.validationRecords)
+            var out: [HeadKind: Double] = [:]
+            for fitted in heads {
+                var correct = 0
+                for i in 0..<set.count {
+                    let x = Array(set.embeddings[(i * set.features)..<((i + 1) * set.features)])
+                    if fitted.head.predict(x).isFake == set.isFake[i] { correct += 1 }
+                }
+                out[fitted.kind] = Double(correct) / Double(max(1, set.count))
+            }
+            return out
+        }
+        return (heads, try accuracy(c.validationShards), try accuracy(c.validationTransformedShards))
+    }
+
+    // MARK: checkpoints
+
+    /// Writes `checkpoints/<name>/` (config.json, model.safetensors, optimizer.safetensors, heads/) through a
+    /// temporary folder renamed into place: a kill at any moment leaves the earlier checkpoints intact.
+    private func saveCheckpoint(name: String, config: ViTConfig, weights: ViTWeights, optimizer: AdamW,
+                                heads: [FittedHead]) throws {
+        let fm = FileManager.default
+        let final = folder + "/checkpoints/" + name, temporary = final + ".tmp"
+        try? fm.removeItem(atPath: temporary)
+        try config.writeHuggingFaceFolder(temporary, weights: weights)
+        try optimizer.saveState(to: temporary + "/optimizer.safetensors")
+        try fm.createDirectory(atPath: temporary + "/heads", withIntermediateDirectories: true)
+        for fitted in heads { try HeadStore.save(fitted.head, to: temporary + "/" + fitted.kind.nativeFile) }
+        if fm.fileExists(atPath: final) { try fm.removeItem(atPath: final) }
+        try fm.moveItem(atPath: temporary, toPath: final)
+    }
+
+    /// Keeps the newest `keepCheckpoints` epoch folders plus `keeping` (last and best).
+    private func pruneCheckpoints(keeping: [String]) throws {
+        let fm = FileManager.default
+        let names = (try fm.contentsOfDirectory(atPath: folder + "/checkpoints")).filter { $0.hasPrefix("epoch-") && !$0.hasSuffix(".tmp") }.sorted()
+        for name in names.dropLast(configuration.keepCheckpoints) where !keeping.contains(name) {
+            try fm.removeItem(atPath: folder + "/checkpoints/" + name)
+        }
+    }
+
+    private func appendSummary(_ s: EpochSummary) throws {
+        func v(_ x: Double?) -> String { x.map { String(format: "%.6f", $0) } ?? "" }
+        let line = "\(s.epoch),\(s.learningRate),\(s.trainLoss),\(v(s.selectionMetric)),"
+            + [HeadKind.linear, .knn, .svm].map { v(s.cleanAccuracy[$0]) }.joined(separator: ",") + ","
+            + [HeadKind.linear, .knn, .svm].map { v(s.transformedAccuracy[$0]) }.joined(separator: ",") + "\n"
+        let path = folder + "/summary.csv"
+        let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        try writeText(old + line, to: path)
+    }
+
+    /// `release/`: the best checkpoint's backbone and heads, the folder `deepfake detect --model` and
+    /// `transformers.ViTModel.from_pretrained` load.
+    private func writeRelease(from best: String) throws {
+        let fm = FileManager.default
+        let release = folder + "/release", temporary = release + ".tmp"
+        try? fm.removeItem(atPath: temporary)
+        try fm.copyItem(atPath: folder + "/checkpoints/" + best, toPath: temporary)
+        try? fm.removeItem(atPath: temporary + "/optimizer.safetensors")
+        if fm.fileExists(atPath: release) { try fm.removeItem(atPath: release) }
+        try fm.moveItem(atPath: temporary, toPath: release)
+        note("release: \(release) (from \(best))")
+    }
+}

@@ -1,1 +1,0 @@
-// CoDE training: views, loss, optimiser, loop.

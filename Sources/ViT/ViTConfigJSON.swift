@@ -1,0 +1,35 @@
+import Foundation
+import Checkpoints
+
+extension ViTConfig {
+    /// The Hugging Face `config.json` for this architecture (as `transformers.ViTConfig(...).to_json_file`
+    /// writes it for a `ViTModel`), so `ViTModel.from_pretrained` and `VisionTransformer(folder:)` load it.
+    public func huggingFaceConfigJSON() -> String {
+        let act: String
+        switch activation {
+        case .gelu: act = "gelu"
+        case .geluTanh: act = "gelu_pytorch_tanh"
+        case .relu: act = "relu"
+        case .quickGelu: act = "quick_gelu"
+        }
+        let fields: [(String, String)] = [
+            ("architectures", "[\"ViTModel\"]"), ("attention_probs_dropout_prob", "0.0"), ("encoder_stride", "\(patchSize)"),
+            ("hidden_act", "\"\(act)\""), ("hidden_dropout_prob", "0.0"), ("hidden_size", "\(hiddenSize)"),
+            ("image_size", "\(imageSize)"), ("initializer_range", "0.02"), ("intermediate_size", "\(intermediateSize)"),
+            ("layer_norm_eps", "\(Double(layerNormEps))"), ("model_type", "\"vit\""), ("num_attention_heads", "\(heads)"),
+            ("num_channels", "\(channels)"), ("num_hidden_layers", "\(layers)"), ("patch_size", "\(patchSize)"),
+            ("qkv_bias", qkvBias ? "true" : "false"),
+        ]
+        return "{\n" + fields.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
+    }
+
+    /// Writes `config.json` and `model.safetensors` (F32, Hugging Face `ViTModel` names) into `folder`, atomically
+    /// file by file: a folder `deepfake detect --model` and `transformers.ViTModel.from_pretrained` both load.
+    public func writeHuggingFaceFolder(_ folder: String, weights: ViTWeights) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try SafeTensorsWriter.write(weights.namedTensors(config: self, naming: .huggingFace), to: folder + "/model.safetensors",
+                                    metadata: ["format": "pt"])
+        let json = Array(huggingFaceConfigJSON().utf8)
+        try writeFileAtomically(folder + "/config.json") { (append) throws(CheckpointError) in try append(json) }
+    }
+}

@@ -1,0 +1,121 @@
+// Safe extraction of a shard's regular files into a folder.
+//
+// Every member name is checked before anything is written: absolute names, `..` components and empty names are
+// refused. Folders are walked with openat(O_NOFOLLOW | O_DIRECTORY) from the target folder down, so a symbolic
+// link already inside the target (or swapped in while extracting) can never redirect a write elsewhere; links in
+// the archive itself are not extracted. Each file is written to a temporary name in its folder and renamed into
+// place (a reader never sees half a file; an existing file of the same name is replaced, a symbolic link of that
+// name is replaced by the file rather than followed).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What ``extract(shard:to:options:)`` did.
+public struct ExtractionReport: Sendable, Equatable {
+    /// Member names written, in archive order (a name written twice appears twice; the last copy wins).
+    public var files: [String] = []
+    /// Entries not extracted: directories (created only as needed), links, devices, FIFOs.
+    public var skippedEntries = 0
+    public var bytes: Int64 = 0
+}
+
+/// Extracts the regular files of `shard` (a path, URL or `-`) below `directory` (created if missing).
+///
+/// - Throws: `WebDatasetError` naming the shard and the member's offset for an unsafe name ("escapes the target
+///   folder"), a path through a symbolic link or a non-folder, or any read or write failure. Files written before
+///   the error stay.
+@discardableResult
+public func extract(shard: String, to directory: String,
+                    options: ShardReadOptions = .init()) throws(WebDatasetError) -> ExtractionReport {
+    let reader = TarReader(stream: try openShardStream(shard, http: options.http), shard: shard,
+                           bufferSize: options.bufferSize)
+    defer { reader.close() }
+    if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+        throw WebDatasetError(shard: shard, reason: "cannot create \(directory): \(systemErrorText())")
+    }
+    let root = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard root >= 0 else {
+        throw WebDatasetError(shard: shard, reason: "cannot open \(directory): \(systemErrorText())")
+    }
+    defer { _ = systemClose(root) }
+
+    var report = ExtractionReport()
+    var sequence = 0
+    while let header = try reader.nextHeader() {
+        let components = try safeComponents(header.name, shard: shard, offset: header.headerOffset)
+        let bytes = try reader.readData()
+        var folder = root
+        var opened: [Int32] = []
+        defer { for descriptor in opened { _ = systemClose(descriptor) } }
+        for component in components.dropLast() {
+            if mkdirat(folder, component, 0o755) != 0 && errno != EEXIST {
+                throw WebDatasetError(shard: shard, offset: header.headerOffset,
+                                      reason: "member '\(header.name)': cannot create folder '\(component)': \(systemErrorText())")
+            }
+            let next = openat(folder, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard next >= 0 else {
+                let reason = errno == ELOOP || errno == ENOTDIR
+                    ? "'\(component)' is a symbolic link or not a folder; refusing to write through it"
+                    : systemErrorText()
+                throw WebDatasetError(shard: shard, offset: header.headerOffset,
+                                      reason: "member '\(header.name)': \(reason)")
+            }
+            opened.append(next)
+            folder = next
+        }
+        let fileName = components.last!
+        sequence += 1
+        let temporary = ".\(fileName).extract-\(getpid())-\(sequence).tmp"
+        let descriptor = openat(folder, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw WebDatasetError(shard: shard, offset: header.headerOffset,
+                                  reason: "member '\(header.name)': cannot create a file: \(systemErrorText())")
+        }
+        var failure: String?
+        bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let wrote = systemWrite(descriptor, raw.baseAddress! + done, raw.count - done)
+                if wrote < 0 {
+                    if errno == EINTR { continue }
+                    failure = systemErrorText()
+                    return
+                }
+                done += wrote
+            }
+        }
+        if failure == nil && fsync(descriptor) != 0 { failure = systemErrorText() }
+        _ = systemClose(descriptor)
+        if failure == nil && renameat(folder, temporary, folder, fileName) != 0 {
+            failure = errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST
+                ? "a folder of that name exists" : systemErrorText()
+        }
+        if let failure {
+            unlinkat(folder, temporary, 0)
+            throw WebDatasetError(shard: shard, offset: header.headerOffset,
+                                  reason: "member '\(header.name)': cannot write: \(failure)")
+        }
+        report.files.append(header.name)
+        report.bytes += Int64(bytes.count)
+    }
+    report.skippedEntries = reader.skippedEntries
+    return report
+}
+
+/// The path components of a member name, or an error when the name could leave the target folder.
+func safeComponents(_ name: String, shard: String, offset: Int64) throws(WebDatasetError) -> [String] {
+    func refuse(_ why: String) -> WebDatasetError {
+        WebDatasetError(shard: shard, offset: offset, reason: "member '\(name)' \(why); refusing to extract it")
+    }
+    if name.isEmpty { throw refuse("has an empty name") }
+    if name.hasPrefix("/") { throw refuse("is an absolute path (escapes the target folder)") }
+    if name.utf8.contains(0) { throw refuse("contains a NUL byte") }
+    let parts = name.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    if parts.contains("..") { throw refuse("contains a '..' component (escapes the target folder)") }
+    let components = parts.filter { $0 != "." }
+    if components.isEmpty { throw refuse("names no file") }
+    return components
+}
