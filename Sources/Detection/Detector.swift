@@ -55,12 +55,9 @@ public struct Detector: Sendable {
     }
 
     /// Calls `emit` once per item, in input order, as batches finish.
-    public func run(_ items: [InputItem], emit: (DetectionResult) -> Void) {
-        var start = 0
-        while start < items.count {
-            let batch = Array(items[start..<min(items.count, start + embedder.options.batchSize)])
+    public func run<S: Sequence>(_ items: S, emit: (DetectionResult) -> Void) where S.Element == InputItem {
+        forEachBatch(items, size: embedder.options.batchSize) { batch in
             for result in detectBatch(batch) { emit(result) }
-            start += batch.count
         }
     }
 

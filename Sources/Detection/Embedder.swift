@@ -47,13 +47,11 @@ public struct Embedder: Sendable {
         self.options = options
     }
 
-    /// Embeds `items` and calls `emit` once per item, in order, as each batch finishes.
-    public func run(_ items: [InputItem], emit: (EmbeddingResult) -> Void) {
-        var start = 0
-        while start < items.count {
-            let batch = Array(items[start..<min(items.count, start + options.batchSize)])
+    /// Embeds `items` and calls `emit` once per item, in order, as each batch finishes. The sequence is
+    /// read one batch at a time, so a stream of shard members never sits whole in memory.
+    public func run<S: Sequence>(_ items: S, emit: (EmbeddingResult) -> Void) where S.Element == InputItem {
+        forEachBatch(items, size: options.batchSize) { batch in
             for result in embedBatch(batch) { emit(result) }
-            start += batch.count
         }
     }
 
@@ -75,7 +73,8 @@ public struct Embedder: Sendable {
                 parallelFor(batch.count, threads: options.compute.threads) { i in
                     if let error = batch[i].error { fails.value[i] = "\(batch[i].path): \(error)"; return }
                     do {
-                        let image = try decodeImage(path: batch[i].path, options: decode)
+                        let image = try batch[i].bytes.map { try decodeImage($0, name: batch[i].path, options: decode) }
+                            ?? decodeImage(path: batch[i].path, options: decode)
                         let slot = UnsafeMutableBufferPointer(rebasing: px.value[(i * perImage)..<((i + 1) * perImage)])
                         prep.apply(image, normalization: norm, into: slot)
                     } catch {
@@ -102,4 +101,15 @@ public struct Embedder: Sendable {
             return EmbeddingResult(path: batch[i].path, embedding: .success(embeddings[next]))
         }
     }
+}
+
+/// Calls `body` with consecutive chunks of `size` elements of `items` (the last may be shorter).
+func forEachBatch<S: Sequence>(_ items: S, size: Int, _ body: ([S.Element]) -> Void) {
+    var batch: [S.Element] = []
+    batch.reserveCapacity(size)
+    for item in items {
+        batch.append(item)
+        if batch.count == size { body(batch); batch.removeAll(keepingCapacity: true) }
+    }
+    if !batch.isEmpty { body(batch) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import WebDataset
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -12,10 +13,13 @@ public struct InputItem: Sendable, Equatable {
     public let path: String
     /// Non-nil when the input cannot be read at all (missing path, unreadable directory).
     public let error: String?
+    /// The encoded image when it comes from memory (a shard member) rather than from `path`.
+    public let bytes: [UInt8]?
 
-    public init(path: String, error: String? = nil) {
+    public init(path: String, error: String? = nil, bytes: [UInt8]? = nil) {
         self.path = path
         self.error = error
+        self.bytes = bytes
     }
 }
 
@@ -72,4 +76,36 @@ func globPaths(_ pattern: String) -> [String] {
     defer { globfree(&g) }
     guard glob(pattern, 0, nil, &g) == 0 else { return [] }
     return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+}
+
+/// Whether an input names WebDataset shards rather than files: `.tar` files, `.shards` lists, brace
+/// patterns and `http(s)://` URLs.
+public func isShardSpec(_ input: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue { return false }
+    let lower = input.lowercased()
+    return lower.hasSuffix(".tar") || lower.hasSuffix(".shards") || lower.hasSuffix("-shards")
+        || (input.contains("{") && input.contains("}")) || lower.hasPrefix("http://") || lower.hasPrefix("https://")
+}
+
+/// Inputs as a lazy stream: files and folders as `expandInputs` gives them, and every image field of every
+/// sample of a shard spec as an item named `SHARD#KEY.FIELD` holding the member's bytes, read as the stream
+/// advances (a shard is never held whole in memory). A shard that cannot be read yields one error item.
+public func inputStream(_ inputs: [String]) -> AnySequence<InputItem> {
+    AnySequence(inputs.lazy.flatMap { input -> AnySequence<InputItem> in
+        guard isShardSpec(input) else { return AnySequence(expandInputs([input])) }
+        let shards: [String]
+        do { shards = try ShardSpec.resolve(input) } catch { return AnySequence([InputItem(path: input, error: "\(error)")]) }
+        return AnySequence(shards.lazy.flatMap { shard -> AnySequence<InputItem> in
+            let samples = TarShardSource(options: ShardReadOptions(errorPolicy: .stop)).samples(of: shard)
+            return AnySequence(AnySequence { samples }.lazy.flatMap { result -> [InputItem] in
+                switch result {
+                case let .failure(error): return [InputItem(path: shard, error: "\(error)")]
+                case let .success(sample):
+                    return sample.fields.filter { imageFileExtensions.contains(($0.name as NSString).pathExtension.lowercased()) }
+                        .map { InputItem(path: "\(shard)#\(sample.key).\($0.name)", bytes: $0.bytes) }
+                }
+            })
+        })
+    })
 }

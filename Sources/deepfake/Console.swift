@@ -14,7 +14,7 @@ func printError(_ message: String) {
 struct ProgressBar {
     let total: Int
     let label: String
-    private var done = 0
+    private(set) var done = 0
     private let start = Date()
     private var lastDraw = Date.distantPast
     private let enabled: Bool
@@ -22,7 +22,7 @@ struct ProgressBar {
     init(total: Int, label: String) {
         self.total = total
         self.label = label
-        enabled = isatty(2) == 1 && total > 1
+        enabled = isatty(2) == 1 && total != 1
     }
 
     mutating func advance(by n: Int = 1) {
@@ -48,11 +48,16 @@ struct ProgressBar {
     private func draw(_ now: Date) {
         let elapsed = now.timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let width = 30
-        let filled = total > 0 ? width * done / total : width
-        let eta = rate > 0 ? Int(Double(total - done) / rate) : 0
-        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        let text = "\r\u{1B}[K\(label) \(bar) \(done)/\(total)  " + String(format: "%.1f", rate) + " img/s  ETA \(eta)s"
+        let text: String
+        if total > 0 {
+            let width = 30
+            let filled = width * min(done, total) / total
+            let eta = rate > 0 ? Int(Double(total - done) / rate) : 0
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            text = "\r\u{1B}[K\(label) \(bar) \(done)/\(total)  " + String(format: "%.1f", rate) + " img/s  ETA \(eta)s"
+        } else {
+            text = "\r\u{1B}[K\(label) \(done) images  " + String(format: "%.1f", rate) + " img/s"
+        }
         FileHandle.standardError.write(text.data(using: .utf8)!)
     }
 }

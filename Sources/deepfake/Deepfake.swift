@@ -10,6 +10,6 @@ struct Deepfake: ParsableCommand {
             2 the model could not be loaded; 64 bad command-line usage.
             """,
         version: "0.1.0",
-        subcommands: [Detect.self, Evaluate.self, Fit.self, Embed.self, Train.self],
+        subcommands: [Detect.self, Evaluate.self, Fit.self, Embed.self, Train.self, Shards.self],
         defaultSubcommand: nil)
 }

@@ -68,10 +68,10 @@ struct Detect: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        let items = expandInputs(inputs)
-        if items.isEmpty { printError("warning: no image files found in the given inputs") }
+        let items = inputStream(inputs)
+        let total = inputs.contains(where: isShardSpec) ? 0 : expandInputs(inputs).count
         let rule = DecisionRule(threshold: threshold)
-        var progress = ProgressBar(total: items.count, label: "detect")
+        var progress = ProgressBar(total: total, label: "detect")
         var failed = 0, fake = 0
         if format == .csv { progress.printLine(DetectionRow.csvHeader) }
         detector.run(items) { result in
@@ -85,11 +85,12 @@ struct Detect: ParsableCommand {
             }
         }
         progress.finish()
+        if progress.done == 0 { printError("warning: no image files found in the given inputs") }
         if format == .table {
-            print("\(items.count) images: \(fake) fake, \(items.count - fake - failed) real, \(failed) failed (head: \(head.rawValue))")
+            print("\(progress.done) images: \(fake) fake, \(progress.done - fake - failed) real, \(failed) failed (head: \(head.rawValue))")
         }
         if failed > 0 {
-            printError("\(failed) of \(items.count) inputs failed")
+            printError("\(failed) of \(progress.done) inputs failed")
             throw ExitCode(1)
         }
     }

@@ -61,9 +61,9 @@ struct Embed: ParsableCommand {
         }
         let options = pipeline.embedderOptions(preprocessing: resize ? .trainingEval : .inference)
         let embedder = Embedder(model: vit, options: options)
-        let items = expandInputs(inputs)
-        if items.isEmpty { printError("warning: no image files found in the given inputs") }
-        var progress = ProgressBar(total: items.count, label: "embed")
+        let items = inputStream(inputs)
+        let total = inputs.contains(where: isShardSpec) ? 0 : expandInputs(inputs).count
+        var progress = ProgressBar(total: total, label: "embed")
         var failed = 0
         var rows: [Float] = []
         let d = vit.config.hiddenSize
@@ -82,6 +82,7 @@ struct Embed: ParsableCommand {
             if case .failure = result.embedding { failed += 1 }
         }
         progress.finish()
+        if progress.done == 0 { printError("warning: no image files found in the given inputs") }
         if format == .npy, let output {
             do {
                 try Npy.write(Tensor(shape: [rows.count / d, d], data: rows), to: output)
@@ -91,7 +92,7 @@ struct Embed: ParsableCommand {
             }
         }
         if failed > 0 {
-            printError("\(failed) of \(items.count) inputs failed")
+            printError("\(failed) of \(progress.done) inputs failed")
             throw ExitCode(1)
         }
     }

@@ -101,13 +101,17 @@ def hf_shapes(cfg: dict) -> list[tuple[str, tuple[int, ...]]]:
 
 
 def random_weights(cfg: dict, seed: int) -> dict[str, torch.Tensor]:
-    """Every tensor non-trivial: Linear/conv weights N(0, 0.7/sqrt(fan_in)), biases N(0, .05), LayerNorm
+    """Every tensor non-trivial: Linear/conv weights N(0, 0.5/sqrt(fan_in)), biases N(0, .05), LayerNorm
     weight 1+N(0, .1), LayerNorm bias N(0, .05), cls N(0, .2), positions N(0, .2).
 
-    The scale is a compromise: hotter weights (e.g. 1.5/sqrt(fan_in)) make the float32 rounding of the
-    forward, amplified by the loss's 1/tau^2 curvature, alone exceed the tests' 1e-4 relative + 1e-6
-    absolute tolerance (PyTorch float32 against float64 reached 1.7x the tolerance); at this scale
-    PyTorch float32 stays within about half of it (see fixture.json "checks")."""
+    The scale is chosen for float32 conditioning, not for realism. With tau = 0.1 the loss's curvature
+    (~1/tau^2) amplifies the float32 rounding of the forward, and with hotter weights that noise alone
+    exceeds the tests' elementwise tolerance 1e-4*|ref| + 1e-6: PyTorch's own float32 gradient against a
+    float64 computation reached 1.7x the tolerance at 1.5/sqrt(fan_in) and 0.85x at 0.7/sqrt(fan_in),
+    so two correct float32 implementations could not be told apart from a wrong one. At 0.5/sqrt(fan_in)
+    PyTorch float32 stays within 0.45x of it (fixture.json "checks"), the attention is still far from
+    uniform (largest probability 0.16 with 17 tokens, 0.31 with 10) and the MLP nonlinear. The Swift
+    finite-difference tests cover hotter weights (1.5/sqrt(fan_in))."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, shape in hf_shapes(cfg):
@@ -120,7 +124,7 @@ def random_weights(cfg: dict, seed: int) -> dict[str, torch.Tensor]:
         elif name.endswith("bias"):
             a = rng.normal(0, 0.05, shape)
         else:
-            a = rng.normal(0, 0.7 / math.sqrt(int(np.prod(shape[1:]))), shape)
+            a = rng.normal(0, 0.5 / math.sqrt(int(np.prod(shape[1:]))), shape)
         out[name] = torch.from_numpy(a.astype(np.float32))
     return out
 

@@ -1,0 +1,159 @@
+import ArgumentParser
+import Detection
+import Foundation
+import Imaging
+import WebDataset
+
+struct Shards: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, list, verify and read WebDataset shards (D3 records).",
+        discussion: """
+            SPEC is a shard, a brace pattern ('d3/elsa_v2-{0000..0491}.tar'), a .shards list file (names relative \
+            to the list's folder, as upstream's), an http(s) URL (streamed) or - for standard input.
+            Shards also work as inputs to embed, detect and evaluate; their rows name images SHARD#KEY.FIELD.
+            """,
+        subcommands: [Create.self, List.self, Verify.self, Cat.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write D3 records ({id}_gen0..3.*, {id}_real.*, {id}_prompt.txt, {id}_url.txt) as shards.",
+            discussion: """
+                Samples are keyed elsa_v2__{split}__{id} with fields caption.txt, gen_0..gen_3.{ext}, \
+                real.{ext}, url.txt, as upstream's wds_creation writes them, but images keep their bytes (no \
+                re-encoding) and incomplete records are listed instead of silently skipped. Shards are named \
+                {prefix}-NNNNNN.tar and written atomically.
+
+                Example: deepfake shards create --from data_d3/ --out shards/ --per-shard 5000 --split train
+                """)
+        @Option(help: "Folder holding the D3 download (any depth).") var from: String
+        @Option(help: "Output folder.") var out: String
+        @Option(help: "Records per shard.") var perShard: Int = 5000
+        @Option(help: "Split name used in the keys.") var split: String = "train"
+        @Option(help: "Key and file-name prefix.") var prefix: String = "elsa_v2"
+
+        func validate() throws { if perShard < 1 { throw ValidationError("--per-shard must be at least 1") } }
+
+        func run() throws {
+            let records = try scanD3Records(root: from)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let writer = try ShardWriter(pattern: out + "/\(prefix)-%06d.tar", options: ShardWriterOptions(maxCount: perShard))
+            var progress = ProgressBar(total: records.count, label: "shards")
+            var incomplete: [String] = []
+            for record in records {
+                progress.advance()
+                do {
+                    try writer.write(try record.sample(prefix: prefix, split: split))
+                } catch {
+                    incomplete.append("\(record.id): \(error)")
+                }
+            }
+            progress.finish()
+            let shards = try writer.close()
+            print("wrote \(records.count - incomplete.count) records into \(shards.count) shards in \(out)")
+            if !incomplete.isEmpty {
+                let report = out + "/incomplete.txt"
+                try incomplete.joined(separator: "\n").appending("\n").write(toFile: report, atomically: true, encoding: .utf8)
+                printError("\(incomplete.count) incomplete or unreadable records left out; listed in \(report)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ls",
+            abstract: "One line per sample: shard, key and each field's size in bytes.",
+            discussion: "Example: deepfake shards ls --format jsonl 'd3/elsa_v2-{0000..0009}.tar'")
+        enum Format: String, ExpressibleByArgument { case table, jsonl }
+        @Option(help: "table or jsonl.") var format: Format = .table
+        @Argument(help: "Shard spec.") var spec: String
+
+        func run() throws {
+            var failed = false
+            try forEachSample(spec) { result in
+                switch result {
+                case let .success(s):
+                    if format == .jsonl {
+                        let fields = s.fields.map { "\(JSONText.string($0.name)): \($0.bytes.count)" }.joined(separator: ", ")
+                        print("{\"shard\": \(JSONText.string(s.shard)), \"key\": \(JSONText.string(s.key)), \"fields\": {\(fields)}}")
+                    } else {
+                        print("\(s.shard)  \(s.key)  " + s.fields.map { "\($0.name)=\($0.bytes.count)" }.joined(separator: " "))
+                    }
+                case let .failure(e):
+                    failed = true
+                    printError("error: \(e)")
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decode every image of every sample; report failures with shard, key and field.",
+            discussion: "Exit status 1 when any image or shard fails. Example: deepfake shards verify d3/train.shards")
+        @Argument(help: "Shard spec.") var spec: String
+
+        func run() throws {
+            var samples = 0, images = 0, failures = 0
+            try forEachSample(spec) { result in
+                switch result {
+                case let .success(s):
+                    samples += 1
+                    for field in s.fields where imageFileExtensions.contains((field.name as NSString).pathExtension.lowercased()) {
+                        images += 1
+                        do {
+                            _ = try decodeImage(field.bytes, name: "\(s.shard)#\(s.key).\(field.name)")
+                        } catch {
+                            failures += 1
+                            print("FAIL \(s.shard) \(s.key) \(field.name): \(error)")
+                        }
+                    }
+                case let .failure(e):
+                    failures += 1
+                    print("FAIL \(e)")
+                }
+            }
+            print("\(samples) samples, \(images) images, \(failures) failures")
+            if failures > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Cat: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write one member's bytes to standard output.",
+            discussion: "Example: deepfake shards cat d3/elsa_v2-0000.tar elsa_v2__train__1275001022128 real.jpg > real.jpg")
+        @Argument(help: "Shard spec.") var spec: String
+        @Argument(help: "Sample key.") var key: String
+        @Argument(help: "Field name, e.g. gen_0.jpg.") var field: String
+
+        func run() throws {
+            var sample: Sample?
+            try forEachSample(spec) { result in
+                if sample == nil, case let .success(s) = result, s.key == key { sample = s }
+            }
+            guard let sample else {
+                printError("error: no sample \(key) in \(spec)")
+                throw ExitCode(1)
+            }
+            guard let bytes = sample[field: field] else {
+                printError("error: sample \(key) has no field \(field) (it has: \(sample.fields.map(\.name).joined(separator: ", ")))")
+                throw ExitCode(1)
+            }
+            FileHandle.standardOutput.write(Data(bytes))
+        }
+    }
+}
+
+/// Every sample of every shard of `spec`, in order; a shard that fails yields its error and the next goes on.
+func forEachSample(_ spec: String, _ body: (Result<Sample, WebDatasetError>) -> Void) throws {
+    let shards: [String]
+    do { shards = try ShardSpec.resolve(spec) } catch {
+        printError("error: \(error)")
+        throw ExitCode(2)
+    }
+    let source = TarShardSource(options: ShardReadOptions(errorPolicy: .stop))
+    for shard in shards {
+        for result in AnySequence({ source.samples(of: shard) }) { body(result) }
+    }
+}
