@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "deepfake",
             dependencies: ["Detection", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "deepfake-bench", dependencies: ["Detection"]),
+        .executableTarget(name: "deepfake-bench", dependencies: ["Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Hub"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),

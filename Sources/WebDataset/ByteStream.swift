@@ -140,6 +140,7 @@ public final class FileByteStream: ByteStream {
 /// Standard input (`-` in a shard list), read in large chunks; never closed by the reader.
 public final class StandardInputByteStream: ByteStream {
     private let file = FileByteStream(descriptor: 0, name: "-")
+    /// Standard input of this process.
     public init() {}
     public var name: String { file.name }
     public var totalSize: Int64? { file.totalSize }
@@ -157,6 +158,7 @@ public final class MemoryByteStream: ByteStream {
     /// Largest chunk one `read` returns (to exercise short reads in tests); `Int.max` by default.
     public var maxReadSize: Int
 
+    /// Serves `bytes`; `name` is what errors call it.
     public init(_ bytes: [UInt8], name: String = "<memory>", maxReadSize: Int = .max) {
         self.bytes = bytes
         self.name = name

@@ -19,6 +19,7 @@ public struct ExtractionReport: Sendable, Equatable {
     public var files: [String] = []
     /// Entries not extracted: directories (created only as needed), links, devices, FIFOs.
     public var skippedEntries = 0
+    /// Bytes written.
     public var bytes: Int64 = 0
 }
 

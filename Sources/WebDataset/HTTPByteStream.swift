@@ -25,6 +25,7 @@ public struct HTTPStreamOptions: Sendable, Hashable {
     /// How many times a dropped connection is resumed with a range request.
     public var retries: Int = 3
 
+    /// Options with the defaults unless given.
     public init(bufferLimit: Int = 16 << 20, timeout: TimeInterval = 60, headers: [String: String] = [:],
                 retries: Int = 3) {
         self.bufferLimit = bufferLimit; self.timeout = timeout; self.headers = headers; self.retries = retries
@@ -33,8 +34,11 @@ public struct HTTPStreamOptions: Sendable, Hashable {
 
 /// A shard downloaded as it is read.
 public final class HTTPByteStream: ByteStream {
+    /// How errors name the shard (the URL as given by default).
     public let name: String
+    /// What is downloaded.
     public let url: URL
+    /// Buffer bound, timeout, headers, retries.
     public let options: HTTPStreamOptions
     private let state: HTTPStreamState
     private let session: URLSession
@@ -216,6 +220,7 @@ final class HTTPStreamState: @unchecked Sendable {
         condition.withLock {
             task?.cancel()
             task = nil
+            start = nil
             chunks = []
             chunkIndex = 0
             buffered = 0

@@ -124,8 +124,13 @@ extension Sample {
 /// big-endian floats (`f2`, `f4`, `f8`), signed and unsigned integers (1–8 bytes) and booleans, converted to
 /// `Float` in a ``Tensor`` of the array's shape (a scalar has shape `[]`).
 public enum NpyArray {
-    public struct DecodeError: Error, Sendable, Equatable { public var reason: String }
+    /// Why bytes are not a supported `.npy` array.
+    public struct DecodeError: Error, Sendable, Equatable {
+        /// What is wrong.
+        public var reason: String
+    }
 
+    /// Decodes a whole `.npy` file held in memory.
     public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> Tensor {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw DecodeError(reason: "no .npy magic") }

@@ -78,6 +78,7 @@ public struct ShardReadOptions: Sendable {
     /// Keep only the fields this returns true for (after lower-casing); others are skipped without being read,
     /// like webdataset's `select_files`. A sample none of whose fields is kept does not appear.
     public var selectField: (@Sendable (String) -> Bool)?
+    /// What a broken shard does to the stream (see ``ShardErrorPolicy``).
     public var errorPolicy: ShardErrorPolicy = .stop
     /// Under `.skip`, write one line per broken shard to standard error (the log records it either way).
     public var warnOnSkip = true
@@ -86,6 +87,7 @@ public struct ShardReadOptions: Sendable {
     /// Bytes per read from the shard.
     public var bufferSize = 1 << 18
 
+    /// Options with webdataset's defaults unless given.
     public init(lowercaseFields: Bool = true, errorPolicy: ShardErrorPolicy = .stop,
                 selectField: (@Sendable (String) -> Bool)? = nil) {
         self.lowercaseFields = lowercaseFields
@@ -96,6 +98,7 @@ public struct ShardReadOptions: Sendable {
 
 /// The outcome of reading one shard.
 public struct ShardReport: Sendable, Equatable, CustomStringConvertible {
+    /// The shard's name as given.
     public var shard: String
     /// Samples delivered.
     public var samples = 0
@@ -114,6 +117,7 @@ public struct ShardReport: Sendable, Equatable, CustomStringConvertible {
     /// Bytes after the error, when the shard's size is known.
     public var bytesUnread: Int64?
 
+    /// An empty report for `shard`.
     public init(shard: String) { self.shard = shard }
 
     /// Samples lost to the error: the dropped one plus the unread bytes divided by the average bytes per sample
@@ -144,6 +148,7 @@ public final class ShardReadLog: @unchecked Sendable {
     private var _samples = 0
     private var _failures: [ShardReport] = []
 
+    /// An empty log.
     public init() {}
 
     /// Shards read to their end.
@@ -175,7 +180,9 @@ public final class ShardReadLog: @unchecked Sendable {
 /// print(reader.report)
 /// ```
 public final class ShardSampleReader {
+    /// The name samples carry as `shard`.
     public let shard: String
+    /// Grouping and error options.
     public let options: ShardReadOptions
     /// Counters so far; final after `next()` returned nil or threw.
     public private(set) var report: ShardReport
@@ -307,15 +314,19 @@ public func openShardStream(_ shard: String, http: HTTPStreamOptions = .init()) 
 /// print(source.log.failures)
 /// ```
 public struct TarShardSource: SampleSource {
+    /// Grouping, error policy and HTTP options for every shard.
     public var options: ShardReadOptions
     /// Shards read and shards that failed; shared by copies of this source.
     public let log: ShardReadLog
 
+    /// A source with its own log unless one is shared.
     public init(options: ShardReadOptions = .init(), log: ShardReadLog = ShardReadLog()) {
         self.options = options
         self.log = log
     }
 
+    /// Opens `shard` lazily (on the first `next()`) and yields its samples; see ``ShardErrorPolicy`` for how
+    /// errors end the stream.
     public func samples(of shard: String) -> AnyIterator<Result<Sample, WebDatasetError>> {
         let options = self.options
         let log = self.log

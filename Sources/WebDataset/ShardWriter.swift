@@ -25,9 +25,12 @@ public struct ShardWriterOptions: Sendable, Hashable {
     public var rotateBeforeExceedingSize = false
     /// Number of the first shard.
     public var startShard: Int = 0
+    /// Header values of every shard.
     public var tar = TarWriterOptions()
+    /// Image fields passed through or re-encoded.
     public var images = ImageFieldPolicy.passThrough
 
+    /// Options with webdataset's defaults unless given.
     public init(maxCount: Int = 100_000, maxSize: Int64 = 3_000_000_000, startShard: Int = 0,
                 tar: TarWriterOptions = .init(), images: ImageFieldPolicy = .passThrough,
                 rotateBeforeExceedingSize: Bool = false) {
@@ -46,7 +49,9 @@ public struct ShardWriterOptions: Sendable, Hashable {
 /// Like webdataset's, the first shard is opened at once, so closing a writer that got no sample leaves one
 /// empty (valid) shard. Each shard appears under its name only when complete (written as `NAME.tmp`, renamed).
 public final class ShardWriter {
+    /// The shard name pattern.
     public let pattern: String
+    /// Rotation limits, header values, image policy.
     public let options: ShardWriterOptions
     /// Finished shards, in order.
     public private(set) var shards: [String] = []
@@ -59,6 +64,7 @@ public final class ShardWriter {
     private var size: Int64 = 0
     private var closed = false
 
+    /// Checks the pattern and opens the first shard.
     public init(pattern: String, options: ShardWriterOptions = .init()) throws(WebDatasetError) {
         _ = try ShardWriter.format(pattern, 0)
         guard options.maxCount > 0, options.maxSize > 0 else {

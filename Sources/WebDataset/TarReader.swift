@@ -1,9 +1,10 @@
 // A streaming tar reader: POSIX ustar, PAX extended headers (`x` per member, `g` global), GNU long names and
 // links (`L`/`K`), old GNU and v7 headers, base-256 numbers, signed and unsigned header checksums.
 //
-// The reader pulls large chunks from a ByteStream into one reusable buffer and parses headers in place; a member's
-// bytes are copied once into the array handed to the caller (the part beyond what is buffered is read straight
-// into that array). Which entries carry data follows Python's tarfile: regular files and unknown types do, links,
+// The reader keeps one reusable buffer: headers (and small members) arrive through it in reads of at least 64 KiB
+// and are parsed in place; a member's bytes are copied once into the array handed to the caller, and whatever
+// of them is not already buffered is read from the stream straight into that array. Nothing else is allocated
+// per member but its name. Which entries carry data follows Python's tarfile: regular files and unknown types do, links,
 // directories, devices and FIFOs do not (whatever their size field says).
 //
 // Strictness differs from tarfile on purpose: a bad checksum or a short header after the first member ends
@@ -27,9 +28,13 @@ public struct TarHeader: Sendable, Equatable {
     public var mtime: Double
     /// Permission bits as stored (e.g. 0o444 for webdataset's writer).
     public var mode: UInt32
+    /// Owner id (PAX `uid` when present).
     public var uid: Int
+    /// Group id (PAX `gid` when present).
     public var gid: Int
+    /// Owner name (PAX `uname` when present).
     public var uname: String
+    /// Group name (PAX `gname` when present).
     public var gname: String
     /// The typeflag byte: `0` (ASCII 0x30), NUL (old files) or `7` (contiguous file) for members.
     public var typeFlag: UInt8
@@ -43,6 +48,7 @@ public struct TarHeader: Sendable, Equatable {
     /// Offset of the member's first data byte.
     public var dataOffset: Int64
 
+    /// A header with the given values (the reader makes them; tests and tools may too).
     public init(name: String, size: Int, mtime: Double = 0, mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0,
                 uname: String = "", gname: String = "", typeFlag: UInt8 = 0x30, linkName: String = "",
                 metadata: [String: String] = [:], headerOffset: Int64 = 0, dataOffset: Int64 = 512) {
@@ -54,13 +60,21 @@ public struct TarHeader: Sendable, Equatable {
 
 /// A regular tar member: its header and its bytes.
 public struct TarMember: Sendable, Equatable {
+    /// Name, size, times, owner, PAX metadata and offsets.
     public var header: TarHeader
+    /// The member's data (`header.size` bytes).
     public var bytes: [UInt8]
+    /// Pairs a header with its data.
     public init(header: TarHeader, bytes: [UInt8]) { self.header = header; self.bytes = bytes }
+    /// `header.name`.
     public var name: String { header.name }
+    /// `header.size`.
     public var size: Int { header.size }
+    /// `header.mtime`.
     public var mtime: Double { header.mtime }
+    /// `header.mode`.
     public var mode: UInt32 { header.mode }
+    /// `header.metadata`: PAX records beyond the standard fields.
     public var metadata: [String: String] { header.metadata }
 }
 
@@ -92,6 +106,7 @@ public final class TarReader {
     private let stream: any ByteStream
     private let buffer: UnsafeMutableRawPointer
     private let capacity: Int
+    private let readAhead: Int
     private var start = 0
     private var end = 0
     private var bufferOrigin: Int64 = 0
@@ -110,6 +125,7 @@ public final class TarReader {
         self.stream = stream
         self.shard = shard ?? stream.name
         capacity = max(bufferSize, 1 << 16)
+        readAhead = min(capacity, 1 << 16)
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
     }
 
@@ -177,7 +193,7 @@ public final class TarReader {
             let available = try fill(512)
             if available == 0 {
                 if firstHeaderOffset != nil {
-                    throw fail("the archive ends after a \(extensionKind) header, before the member it describes")
+                    throw fail("truncated archive: it ends after a \(extensionKind) header, before the member it describes")
                 }
                 state = .finished
                 return nil
@@ -189,7 +205,7 @@ public final class TarReader {
             let block = UnsafeRawBufferPointer(start: buffer + start, count: 512)
             if isZeroBlock(block) {
                 if firstHeaderOffset != nil {
-                    throw fail("end-of-archive block right after a \(extensionKind) header", at: blockOffset)
+                    throw fail("corrupt archive: end-of-archive block right after a \(extensionKind) header", at: blockOffset)
                 }
                 start += 512
                 state = .finished
@@ -471,7 +487,10 @@ public final class TarReader {
             end = live
         }
         while end < count {
-            let got = try stream.read(into: UnsafeMutableRawBufferPointer(start: buffer + end, count: capacity - end))
+            // Read ahead a little, not a whole buffer: a large member's data is then mostly read straight into
+            // its own array (one copy) instead of through the buffer (two).
+            let want = min(capacity - end, max(count - end, readAhead))
+            let got = try stream.read(into: UnsafeMutableRawBufferPointer(start: buffer + end, count: want))
             if got == 0 { break }
             end += got
         }

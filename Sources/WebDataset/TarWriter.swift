@@ -1,5 +1,5 @@
 // A deterministic tar writer whose headers are those of Python's tarfile (the module webdataset's TarWriter
-// uses): same field encodings, same PAX record order and layout, same GNU long-name headers, same end-of-archive
+// uses, always in tarfile's default PAX format): same field encodings, same PAX record order and layout, same GNU long-name headers, same end-of-archive
 // padding to 10,240-byte records. With equal options the bytes equal tarfile's.
 //
 // A file is written to `path.tmp` and renamed to `path` by `finish()`, so a shard path never names a
@@ -21,23 +21,31 @@ public enum TarFormat: Sendable, Hashable {
     /// Python's `tarfile.GNU_FORMAT`.
     case gnu
     /// Plain ustar: long names split into prefix/name at a slash, anything that does not fit is an error.
-    /// Python's `tarfile.USTAR_FORMAT` (webdataset 1.0's default).
+    /// Python's `tarfile.USTAR_FORMAT`. (webdataset 1.0.2's `TarWriter` takes a `format` argument defaulting to
+    /// ustar but never hands it to tarfile, so what it writes is always PAX.)
     case ustar
 }
 
 /// Header values and layout for ``TarWriter``. The defaults make byte-identical output from run to run and are
 /// webdataset's `TarWriter` defaults (mode 0o444, owner "bigdata") with a fixed time instead of the clock.
 public struct TarWriterOptions: Sendable, Hashable {
+    /// Header layout (PAX by default, as tarfile and webdataset).
     public var format: TarFormat = .pax
     /// Modification time of every member, seconds since the epoch. A fractional value is stored in a PAX `mtime`
     /// record (PAX format), rounded half-to-even in the ustar field, as tarfile does with a float time.
     public var mtime: Double = 0
+    /// Permission bits of every member (webdataset: 0o444).
     public var mode: UInt32 = 0o444
+    /// Owner id of every member.
     public var uid: Int = 0
+    /// Group id of every member.
     public var gid: Int = 0
+    /// Owner name of every member (webdataset: "bigdata").
     public var uname: String = "bigdata"
+    /// Group name of every member (webdataset: "bigdata").
     public var gname: String = "bigdata"
 
+    /// Options with the given values; the defaults are deterministic and webdataset's.
     public init(format: TarFormat = .pax, mtime: Double = 0, mode: UInt32 = 0o444, uid: Int = 0, gid: Int = 0,
                 uname: String = "bigdata", gname: String = "bigdata") {
         self.format = format; self.mtime = mtime; self.mode = mode; self.uid = uid; self.gid = gid
@@ -70,6 +78,7 @@ public enum TarEntryType: Sendable, Hashable {
 /// try writer.finish()
 /// ```
 public final class TarWriter {
+    /// Header values and layout.
     public let options: TarWriterOptions
     /// The final path (nil for an in-memory archive).
     public let path: String?

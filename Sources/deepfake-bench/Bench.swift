@@ -1,33 +1,104 @@
 import Detection
 import Foundation
+import Imaging
 import Tensor
 import ViT
+#if canImport(WebDataset)
+import WebDataset
+#endif
+#if canImport(Training)
+import Training
+#endif
 
 // Throughput of the Swift implementation, printed as one JSON object per case.
-// scripts/bench runs this beside the Python reference (tools/reference/bench_python.py) and prints ratios.
+// scripts/bench runs each case in its own process (so that its peak resident memory is its own) beside the
+// Python reference (tools/reference/bench_python.py) and prints ratios (tools/bench_table.py).
 //
-// usage: deepfake-bench [--threads N] [--seconds S] [--model DIR] [--images DIR]
+// usage: deepfake-bench [--case NAME] [--threads N] [--seconds S] [--model DIR] [--images DIR] [--shards DIR]
+//                       [--batch N] [--list-cases]
+//
+// Without --case: vit_forward_b1, vit_forward_b32, embed_folder (with --images) and a peak_rss line, in one
+// process (the old behaviour). Every case line carries `peak_rss_mib`, the process's VmHWM when the case ended.
+
+let usage = """
+    usage: deepfake-bench [--case NAME] [--threads N] [--seconds S] [--model DIR] [--images DIR] [--shards DIR]
+                          [--batch N] [--list-cases]
+    cases: \(BenchCase.allCases.map(\.rawValue).joined(separator: ", "))
+
+    """
+
+enum BenchCase: String, CaseIterable {
+    /// ViT-Tiny forward at batch 1 / 32 (random weights unless --model).
+    case vit_forward_b1, vit_forward_b32
+    /// `Embedder` over --images (decode + crop + forward, batch 32).
+    case embed_folder
+    /// Every sample of the shards in --shards, read and grouped, nothing decoded.
+    case shards_read
+    /// Every image of every sample of --shards decoded, center-cropped to 224 and normalised, on --threads cores.
+    case shards_decode
+    /// `Detector` (backbone + linear head from --model) over the images in --images, batch 32.
+    case detect_folder
+    /// One forward + backward + AdamW step at --batch (default 32) for ViT-Tiny.
+    case train_step
+}
 
 struct Arguments {
     var threads = 2
     var seconds = 8.0
     var model: String?
     var images: String?
+    var shards: String?
+    var batch = 32
+    var cases: [BenchCase] = []
 
     init() {
         var args = CommandLine.arguments.dropFirst()
+        func fail(_ message: String) -> Never {
+            FileHandle.standardError.write(Data(((message.isEmpty ? "" : "deepfake-bench: \(message)\n") + usage).utf8))
+            exit(64)
+        }
         while let flag = args.popFirst() {
             switch flag {
             case "--threads": threads = Int(args.popFirst() ?? "") ?? threads
             case "--seconds": seconds = Double(args.popFirst() ?? "") ?? seconds
             case "--model": model = args.popFirst()
             case "--images": images = args.popFirst()
-            default:
-                FileHandle.standardError.write("usage: deepfake-bench [--threads N] [--seconds S] [--model DIR] [--images DIR]\n".data(using: .utf8)!)
-                exit(64)
+            case "--shards": shards = args.popFirst()
+            case "--batch": batch = max(1, Int(args.popFirst() ?? "") ?? batch)
+            case "--case":
+                let name = args.popFirst() ?? ""
+                guard let c = BenchCase(rawValue: name) else { fail("unknown case '\(name)'") }
+                cases.append(c)
+            case "--list-cases":
+                print(BenchCase.allCases.map(\.rawValue).joined(separator: "\n"))
+                exit(0)
+            default: fail(flag == "-h" || flag == "--help" ? "" : "unknown option '\(flag)'")
             }
         }
     }
+}
+
+func die(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("deepfake-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+/// One JSON object on one line, keys in the order given.
+func emit(_ fields: KeyValuePairs<String, Any>) {
+    func encode(_ v: Any) -> String {
+        switch v {
+        case let s as String:
+            let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
+            let text = String(decoding: data, as: UTF8.self)
+            return String(text.dropFirst().dropLast())
+        case let d as Double: return d.isFinite ? "\(d)" : "null"
+        case let i as Int: return "\(i)"
+        case let b as Bool: return b ? "true" : "false"
+        default: return encode("\(v)")
+        }
+    }
+    print("{" + fields.map { "\(encode($0.key)): \(encode($0.value))" }.joined(separator: ", ") + "}")
+    fflush(nil)
 }
 
 /// Deterministic random weights for ViT-Tiny/16 (the values do not change the speed).
@@ -52,17 +123,18 @@ func randomTiny() -> VisionTransformer {
     return VisionTransformer(config: c, weights: w)
 }
 
-/// Runs `body` repeatedly for about `seconds` after one warm-up call; returns the median seconds per call.
-func measure(seconds: Double, _ body: () -> Void) -> Double {
-    body()
+/// Runs `body` repeatedly for about `seconds` after one warm-up call; returns the median seconds per call
+/// and the number of timed calls.
+func measure(seconds: Double, _ body: () throws -> Void) rethrows -> (median: Double, runs: Int) {
+    try body()
     var times: [Double] = []
     let start = Date()
     repeat {
         let t0 = Date()
-        body()
+        try body()
         times.append(Date().timeIntervalSince(t0))
     } while Date().timeIntervalSince(start) < seconds || times.count < 3
-    return times.sorted()[times.count / 2]
+    return (times.sorted()[times.count / 2], times.count)
 }
 
 func peakResidentMiB() -> Double {
@@ -72,28 +144,193 @@ func peakResidentMiB() -> Double {
     return kb / 1024
 }
 
-let args = Arguments()
-let options = ComputeOptions(threads: args.threads)
-let model: VisionTransformer
-do {
-    model = try args.model.map { try VisionTransformer(folder: $0) } ?? randomTiny()
-} catch {
-    FileHandle.standardError.write("deepfake-bench: \(error)\n".data(using: .utf8)!)
-    exit(2)
+/// The `*.tar` files in `folder`, sorted; a file path is taken as the one shard.
+func shardPaths(_ folder: String) -> [String] {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else { die("\(folder): no such shard folder") }
+    guard isDirectory.boolValue else { return [folder] }
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    let paths = names.filter { $0.hasSuffix(".tar") }.sorted().map { folder + "/" + $0 }
+    if paths.isEmpty { die("\(folder): no .tar shards") }
+    return paths
 }
 
-for batch in [1, 32] {
+func fileBytes(_ paths: [String]) -> Int {
+    paths.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
+}
+
+let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
+
+/// True for a sample field holding an image (`gen_0.png`, `real.jpg`): its last extension is an image one.
+func isImageField(_ name: String) -> Bool {
+    guard let dot = name.lastIndex(of: ".") else { return false }
+    return imageExtensions.contains(String(name[name.index(after: dot)...]))
+}
+
+// MARK: - Cases
+
+let args = Arguments()
+let options = ComputeOptions(threads: args.threads)
+
+func backbone() -> VisionTransformer {
+    do {
+        return try args.model.map { try VisionTransformer(folder: $0) } ?? randomTiny()
+    } catch {
+        die("\(error)")
+    }
+}
+
+func runForward(model: VisionTransformer, batch: Int) {
     let input = (0..<(batch * model.inputCount)).map { Float(($0 * 7919) % 2001) / 1000 - 1 }
     let t = input.withUnsafeBufferPointer { px in
         measure(seconds: args.seconds) { _ = model.embed(pixels: px, batch: batch, options: options) }
     }
-    print("{\"case\": \"vit_forward_b\(batch)\", \"impl\": \"swift\", \"threads\": \(args.threads), \"batch\": \(batch), \"images_per_s\": \(Double(batch) / t), \"ms_per_batch\": \(t * 1000)}")
+    emit(["case": "vit_forward_b\(batch)", "impl": "swift", "threads": args.threads, "batch": batch,
+          "images_per_s": Double(batch) / t.median, "ms_per_batch": t.median * 1000, "runs": t.runs,
+          "peak_rss_mib": peakResidentMiB()])
 }
 
-if let folder = args.images {
+func runEmbedFolder(model: VisionTransformer) {
+    guard let folder = args.images else { die("embed_folder needs --images DIR") }
     let items = expandInputs([folder]).filter { $0.error == nil }
     let embedder = Embedder(model: model, options: EmbedderOptions(batchSize: 32, compute: options))
     let t = measure(seconds: args.seconds) { embedder.run(items) { _ in } }
-    print("{\"case\": \"embed_folder\", \"impl\": \"swift\", \"threads\": \(args.threads), \"images\": \(items.count), \"images_per_s\": \(Double(items.count) / t)}")
+    emit(["case": "embed_folder", "impl": "swift", "threads": args.threads, "images": items.count,
+          "images_per_s": Double(items.count) / t.median, "runs": t.runs, "peak_rss_mib": peakResidentMiB()])
 }
-print("{\"case\": \"peak_rss\", \"impl\": \"swift\", \"mib\": \(peakResidentMiB())}")
+
+func runDetectFolder() {
+    guard let folder = args.images else { die("detect_folder needs --images DIR") }
+    guard let modelFolder = args.model else { die("detect_folder needs --model DIR (a model folder with sklearn/ heads)") }
+    let loaded: LoadedModel
+    do { loaded = try loadModel(folder: modelFolder, heads: [.linear]) } catch { die("\(error)") }
+    let detector = Detector(embedder: Embedder(model: loaded.backbone, options: EmbedderOptions(batchSize: 32, compute: options)),
+                            heads: loaded.heads)
+    let items = expandInputs([folder]).filter { $0.error == nil }
+    var fake = 0, failed = 0
+    let t = measure(seconds: args.seconds) {
+        fake = 0; failed = 0
+        detector.run(items) { r in
+            switch r.outputs {
+            case .success(let outputs): if outputs[0].isFake { fake += 1 }
+            case .failure: failed += 1
+            }
+        }
+    }
+    emit(["case": "detect_folder", "impl": "swift", "threads": args.threads, "batch": 32, "images": items.count,
+          "failed": failed, "fake": fake, "head": "linear", "model": modelFolder,
+          "images_per_s": Double(items.count) / t.median, "s_per_pass": t.median, "runs": t.runs,
+          "peak_rss_mib": peakResidentMiB()])
+}
+
+#if canImport(WebDataset)
+func runShardsRead() {
+    guard let folder = args.shards else { die("shards_read needs --shards DIR") }
+    let shards = shardPaths(folder)
+    let bytes = fileBytes(shards)
+    var samples = 0, fieldBytes = 0
+    do {
+        let t = try measure(seconds: args.seconds) {
+            var n = 0, b = 0
+            try ShardList(shards).samples(from: TarShardSource(), report: PipelineReport()).forEach { sample in
+                n += 1
+                for field in sample.fields { b += field.bytes.count }
+            }
+            samples = n; fieldBytes = b
+        }
+        emit(["case": "shards_read", "impl": "swift", "threads": 1, "shards": shards.count, "samples": samples,
+              "shard_bytes": bytes, "field_bytes": fieldBytes,
+              "samples_per_s": Double(samples) / t.median, "mb_per_s": Double(bytes) / 1e6 / t.median,
+              "s_per_pass": t.median, "runs": t.runs, "peak_rss_mib": peakResidentMiB()])
+    } catch {
+        die("shards_read: \(error)")
+    }
+}
+
+func runShardsDecode() {
+    guard let folder = args.shards else { die("shards_decode needs --shards DIR") }
+    let shards = shardPaths(folder)
+    let prep = Preprocessing.inference
+    var samples = 0, images = 0
+    do {
+        let t = try measure(seconds: args.seconds) {
+            var n = 0, m = 0
+            let stage = ShardList(shards).samples(from: TarShardSource(), report: PipelineReport())
+                .map(threads: args.threads) { sample -> [[Float]] in
+                    try sample.fields.filter { isImageField($0.name) }.map { field in
+                        let image = try decodeImage(field.bytes, name: sample.key + "." + field.name)
+                        return prep.apply(image)
+                    }
+                }
+            try stage.forEach { tensors in
+                n += 1
+                m += tensors.count
+            }
+            samples = n; images = m
+        }
+        emit(["case": "shards_decode", "impl": "swift", "threads": args.threads, "shards": shards.count,
+              "samples": samples, "images": images,
+              "samples_per_s": Double(samples) / t.median, "images_per_s": Double(images) / t.median,
+              "s_per_pass": t.median, "runs": t.runs, "peak_rss_mib": peakResidentMiB()])
+    } catch {
+        die("shards_decode: \(error)")
+    }
+}
+#endif
+
+#if canImport(Training)
+func runTrainStep() {
+    let model = backbone()
+    let c = model.config, batch = args.batch, d = c.hiddenSize
+    let input = (0..<(batch * model.inputCount)).map { Float(($0 * 7919) % 2001) / 1000 - 1 }
+    // dL/d(cls) for L = (cls * g).sum(): g itself.
+    let upstream = (0..<(batch * d)).map { Float(($0 * 104_729) % 2001) / 1000 - 1 }
+    var weights = model.weights
+    var optimizer = AdamW(parameters: ParameterSet.vit(c))
+    func gradients(_ weights: ViTWeights) -> ViTWeights {
+        let m = VisionTransformer(config: c, weights: weights)
+        let pass = input.withUnsafeBufferPointer { m.trainingForward(pixels: $0, batch: batch, options: options) }
+        var grads = ViTWeights.zeros(config: c)
+        upstream.withUnsafeBufferPointer { m.backward(pass.activations, embeddingGradient: $0, into: &grads, options: options) }
+        return grads
+    }
+    let t = measure(seconds: args.seconds) {
+        let grads = gradients(weights)
+        optimizer.step(&weights, gradients: grads, learningRate: 1e-4)
+    }
+    emit(["case": "train_step", "impl": "swift", "threads": args.threads, "batch": batch,
+          "images_per_s": Double(batch) / t.median, "ms_per_step": t.median * 1000, "runs": t.runs,
+          "peak_rss_mib": peakResidentMiB()])
+}
+#endif
+
+func run(_ c: BenchCase) {
+    switch c {
+    case .vit_forward_b1: runForward(model: backbone(), batch: 1)
+    case .vit_forward_b32: runForward(model: backbone(), batch: 32)
+    case .embed_folder: runEmbedFolder(model: backbone())
+    case .detect_folder: runDetectFolder()
+    #if canImport(WebDataset)
+    case .shards_read: runShardsRead()
+    case .shards_decode: runShardsDecode()
+    #else
+    case .shards_read, .shards_decode: die("\(c.rawValue): this build has no WebDataset module (see Package.swift)")
+    #endif
+    #if canImport(Training)
+    case .train_step: runTrainStep()
+    #else
+    case .train_step: die("train_step: this build has no Training module (see Package.swift)")
+    #endif
+    }
+}
+
+if args.cases.isEmpty {
+    // The old single-process run.
+    let model = backbone()
+    runForward(model: model, batch: 1)
+    runForward(model: model, batch: 32)
+    if args.images != nil { runEmbedFolder(model: model) }
+    emit(["case": "peak_rss", "impl": "swift", "mib": peakResidentMiB()])
+} else {
+    for c in args.cases { run(c) }
+}

@@ -96,11 +96,15 @@ final class ViTBackwardTests: XCTestCase {
     /// The forward is Float, so J carries rounding noise of ~1e-7·Σ|c·z| ≈ 3e-6 here; with ε = 3e-3 that is
     /// ~5e-4 in the quotient, while the truncation error ε²·J‴/6 stays below ~1e-5. Hence the default
     /// tolerance |fd − analytic| ≤ 2e-3·|analytic| + 1.5e-3 (the gradients here are O(0.1–5)).
-    /// ReLU is not smooth: a step of ε moves some of the ~100 pre-activations across 0, which bends the
-    /// difference quotient by ~1%; it gets ε = 3e-4 and the looser 1e-2·|analytic| + 5e-3.
-    private func finiteDifferenceCheck(_ config: ViTConfig, seed: UInt64, eps: Float = 3e-3, relative: Double = 2e-3,
-                                       absolute: Double = 1.5e-3, file: StaticString = #filePath, line: UInt = #line) {
-        let batch = 3, d = config.hiddenSize
+    /// ReLU is not smooth: a step of ε can move one of the pre-activations across 0, which bends the
+    /// difference quotient by up to half that unit's contribution. The ReLU check uses one image (240
+    /// pre-activations, less noise: ~1e-6 in J), ε = 1e-3 and 1e-2·|analytic| + 3e-3, and skips a coordinate
+    /// when its two one-sided quotients disagree by more than that (a kink lies within ε); at most half may
+    /// be skipped.
+    private func finiteDifferenceCheck(_ config: ViTConfig, seed: UInt64, batch: Int = 3, eps: Float = 3e-3,
+                                       relative: Double = 2e-3, absolute: Double = 1.5e-3,
+                                       file: StaticString = #filePath, line: UInt = #line) {
+        let d = config.hiddenSize
         let weights = randomWeights(config, seed: seed)
         let model = VisionTransformer(config: config, weights: weights)
         let pixels = randomPixels(batch * model.inputCount, seed: seed + 1)
@@ -117,7 +121,7 @@ final class ViTBackwardTests: XCTestCase {
             let z = pixels.withUnsafeBufferPointer { m.embed(pixels: $0, batch: batch, options: options) }
             return zip(z.data, c).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
-        var worstRatio = 0.0, worstName = ""
+        var worstRatio = 0.0, worstName = "", checked = 0, skipped = 0
         let kinds = parameterKinds(layers: config.layers)
         for (path, kind) in zip(ViTWeights.parameterPaths(layers: config.layers), kinds) {
             if kind.hasSuffix("qkv.bias") && !config.qkvBias { continue }
@@ -129,20 +133,31 @@ final class ViTBackwardTests: XCTestCase {
                 minus[keyPath: path][k] -= eps
                 // the actual perturbation after rounding to Float
                 let step = Double(plus[keyPath: path][k]) - Double(minus[keyPath: path][k])
-                let fd = (objective(plus) - objective(minus)) / step
+                let (up, down) = (objective(plus), objective(minus))
+                let fd = (up - down) / step
                 let analytic = Double(grads[keyPath: path][k])
-                let ratio = abs(fd - analytic) / (relative * abs(analytic) + absolute)
+                let tolerance = relative * abs(analytic) + absolute
+                if config.activation == .relu {
+                    let center = objective(weights)
+                    let right = (up - center) / (Double(plus[keyPath: path][k]) - Double(weights[keyPath: path][k]))
+                    let left = (center - down) / (Double(weights[keyPath: path][k]) - Double(minus[keyPath: path][k]))
+                    checked += 1
+                    if abs(right - left) > tolerance { skipped += 1; continue }
+                }
+                let ratio = abs(fd - analytic) / tolerance
                 if ratio > worstRatio { worstRatio = ratio; worstName = "\(kind)[\(k)]: fd \(fd) analytic \(analytic)" }
                 XCTAssertLessThanOrEqual(ratio, 1, "\(config.activation) \(kind)[\(k)]: fd \(fd) analytic \(analytic)", file: file, line: line)
             }
         }
-        print("finite differences \(config.activation) qkvBias \(config.qkvBias) ε \(eps): worst |fd−an|/(\(relative)·|an|+\(absolute)) = \(worstRatio) at \(worstName)")
+        XCTAssertLessThanOrEqual(2 * skipped, checked, "\(config.activation): too many coordinates next to a kink", file: file, line: line)
+        print("finite differences \(config.activation) qkvBias \(config.qkvBias) ε \(eps): worst |fd−an|/(\(relative)·|an|+\(absolute)) = \(worstRatio) at \(worstName)"
+              + (config.activation == .relu ? "; \(skipped) of \(checked) coordinates skipped next to a kink" : ""))
     }
 
     func testFiniteDifferencesGELU() { finiteDifferenceCheck(tinyConfig(.gelu), seed: 11) }
     func testFiniteDifferencesTanhGELUWithoutQKVBias() { finiteDifferenceCheck(tinyConfig(.geluTanh, qkvBias: false), seed: 12) }
     func testFiniteDifferencesQuickGELU() { finiteDifferenceCheck(tinyConfig(.quickGelu), seed: 13) }
-    func testFiniteDifferencesReLU() { finiteDifferenceCheck(tinyConfig(.relu), seed: 14, eps: 3e-4, relative: 1e-2, absolute: 5e-3) }
+    func testFiniteDifferencesReLU() { finiteDifferenceCheck(tinyConfig(.relu), seed: 14, batch: 1, eps: 1e-3, relative: 1e-2, absolute: 3e-3) }
 
     // MARK: determinism and accumulation
 

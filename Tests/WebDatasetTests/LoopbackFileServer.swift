@@ -17,6 +17,8 @@ final class LoopbackFileServer: @unchecked Sendable {
         var cutAfter: Int? = nil
         var cutTimes = 0
         var status = 200
+        /// Pause this many microseconds after each 64 KiB sent (a network slower than loopback).
+        var delayPerChunk: UInt32 = 0
     }
 
     let port: UInt16
@@ -132,6 +134,7 @@ final class LoopbackFileServer: @unchecked Sendable {
                 let count = Glibc.send(client, raw.baseAddress! + sent, min(65536, raw.count - sent), Int32(MSG_NOSIGNAL))
                 if count <= 0 { return }
                 sent += count
+                if file.delayPerChunk > 0 { usleep(file.delayPerChunk) }
             }
         }
     }

@@ -8,8 +8,8 @@ final class TarReaderTests: XCTestCase {
     func testMatchesTarfileOnPythonArchives() throws {
         let archives = ["python_tarfile/pax.tar", "python_tarfile/gnu.tar", "python_tarfile/ustar.tar",
                         "python_wds/wds-000000.tar", "python_wds/wds-000001.tar", "python_wds/wds-000002.tar",
-                        "upstream_like/elsa_v2-0000.tar", "compat/wds_pax.tar", "compat/wds_gnu.tar",
-                        "compat/wds_ustar.tar", "compat/wds_pax_float.tar", "compat/entries_pax.tar"]
+                        "upstream_like/elsa_v2-0000.tar", "compat/wds_pax.tar", "compat/tarfile_gnu.tar",
+                        "compat/tarfile_ustar.tar", "compat/wds_pax_float.tar", "compat/entries_pax.tar"]
         for archive in archives {
             let reader = try TarReader(path: fixturePath(archive))
             var members: [TarMember] = []

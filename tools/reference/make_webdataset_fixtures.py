@@ -254,25 +254,48 @@ def compat_samples() -> list:
     ]
 
 
+def write_like_wds(path: Path, samples: list, fmt: int, mtime) -> None:
+    """What webdataset's TarWriter.write does, with tarfile's `format` honoured. (webdataset 1.0.2 computes its
+    `format` argument but never passes it to tarfile.open, so its own TarWriter always writes tarfile's default,
+    PAX; the GNU and ustar variants are therefore written here with tarfile directly, member by member as
+    TarWriter.write would.)"""
+    with open(path, "wb") as stream:
+        with tarfile.open(fileobj=stream, mode="w|", format=fmt) as tf:
+            for sample in samples:
+                key = sample["__key__"]
+                for field in sorted(sample.keys()):
+                    if field == "__key__":
+                        continue
+                    value = sample[field]
+                    info = tarfile.TarInfo(key + "." + field)
+                    info.size = len(value)
+                    info.mtime = mtime
+                    info.mode = 0o444
+                    info.uname = "bigdata"
+                    info.gname = "bigdata"
+                    tf.addfile(info, io.BytesIO(value))
+
+
 def compat() -> None:
     folder = OUT / "compat"
     folder.mkdir(parents=True, exist_ok=True)
     samples = compat_samples()
-    variants = [
-        ("wds_pax.tar", "PAX_FORMAT", FIXED_MTIME),
-        ("wds_pax_float.tar", "PAX_FORMAT", UPSTREAM_MTIME),
-        ("wds_gnu.tar", "GNU_FORMAT", FIXED_MTIME),
-        ("wds_ustar.tar", "USTAR_FORMAT", FIXED_MTIME),
-    ]
     listing = []
-    for name, fmt, mtime in variants:
+    for name, mtime in [("wds_pax.tar", FIXED_MTIME), ("wds_pax_float.tar", UPSTREAM_MTIME)]:
         with open(folder / name, "wb") as stream:
-            writer = wds.TarWriter(stream, encoder=False, format=fmt, mtime=mtime)
+            writer = wds.TarWriter(stream, encoder=False, mtime=mtime)
             for sample in samples:
                 writer.write(dict(sample))
             writer.close()
-        listing.append({"file": name, "format": fmt.split("_")[0].lower(), "mtime": mtime,
+        listing.append({"file": name, "format": "pax", "mtime": mtime, "writer": "webdataset.TarWriter",
                         "sha256": sha((folder / name).read_bytes())})
+    # The same samples through tarfile in each format (PAX must equal webdataset's own output).
+    for name, fmt, label in [("tarfile_pax.tar", tarfile.PAX_FORMAT, "pax"), ("tarfile_gnu.tar", tarfile.GNU_FORMAT, "gnu"),
+                             ("tarfile_ustar.tar", tarfile.USTAR_FORMAT, "ustar")]:
+        write_like_wds(folder / name, samples, fmt, FIXED_MTIME)
+        listing.append({"file": name, "format": label, "mtime": FIXED_MTIME, "writer": "tarfile",
+                        "sha256": sha((folder / name).read_bytes())})
+    assert (folder / "tarfile_pax.tar").read_bytes() == (folder / "wds_pax.tar").read_bytes()
     # tarfile-level entries with non-default ids, names and types (PAX), for TarWriter.addEntry.
     entries = [
         {"name": "e/dir", "type": "directory", "mode": 0o755},
@@ -376,11 +399,34 @@ def encode_fixtures() -> None:
 # Swift-written output, read back
 # ----------------------------------------------------------------------------------------------
 
+def check_swift_samples(shard: Path) -> None:
+    """The content SwiftWrittenFixtureTests.samples() writes, checked field by field after webdataset's grouping."""
+    pipeline = wds.DataPipeline(wds.SimpleShardList([str(shard)]), wds.tarfile_to_samples())
+    for sample in pipeline:
+        index = int(sample["__key__"].rsplit("_", 1)[-1])
+        assert sample["__key__"] == f"swift.v1/part.{index % 2}/sample_{index:04d}", sample["__key__"]
+        assert sorted(k for k in sample if not k.startswith("__")) == \
+            ["cls", "jpg", "json", "npy", "png", "seg.mask.png", "txt"], sample.keys()
+        assert sample["txt"].decode("utf-8") == f"swift caption {index}: ünïcødé"
+        assert int(sample["cls"]) == index % 2
+        assert json.loads(sample["json"]) == {"index": index, "ok": True}
+        array = np.load(io.BytesIO(sample["npy"]))
+        assert array.dtype == np.float32 and array.shape == (2, 3)
+        assert np.array_equal(array.ravel(), np.arange(6, dtype=np.float32) * 0.5 - index)
+        source = formula_image(20 + index, 12, salt=index)
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(sample["png"])).convert("RGB")), source)
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(sample["seg.mask.png"])).convert("RGB")),
+                              formula_image(4, 4))
+        jpeg = np.asarray(Image.open(io.BytesIO(sample["jpg"])).convert("RGB"))
+        pillow = np.asarray(Image.open(io.BytesIO(pil_bytes(source, "JPEG", quality=100))).convert("RGB"))
+        assert np.array_equal(jpeg, pillow), "the Swift JPEG decodes differently from Pillow's own encode"
+
+
 def readback() -> bool:
     folder = OUT / "swift_written"
     shards = sorted(folder.glob("*.tar"))
     encode_folder = OUT / "encode"
-    swift_images = sorted(encode_folder.glob("swift_*"))
+    swift_images = sorted(encode_folder.glob("swift*"))
     if not shards and not swift_images:
         print("no Swift-written files yet: run the Swift fixture test with WDS_WRITE_FIXTURES=1, then rerun")
         return False
@@ -404,6 +450,7 @@ def readback() -> bool:
                                                              "sha256": sha(decoded.tobytes())}
         record["shards"].append({"file": shard.name, "size": size, "members": members, "samples": samples,
                                  "pixels": pixels})
+        check_swift_samples(shard)
     images = {}
     source = formula_image(*ENCODE_SIZE)
     for path in swift_images:
