@@ -187,6 +187,34 @@ final class ViTBackwardTests: XCTestCase {
         }
     }
 
+    /// Buffers reused from a workspace give the same bits as fresh ones, even after a pass on other inputs
+    /// left different values in them, and the workspace stops growing after the first pass.
+    func testWorkspaceReuseGivesIdenticalGradients() {
+        let config = tinyConfig(.gelu)
+        let model = VisionTransformer(config: config, weights: randomWeights(config, seed: 31))
+        let batch = 4
+        let a = randomPixels(batch * model.inputCount, seed: 32), b = randomPixels(batch * model.inputCount, seed: 33)
+        let dEmb = randomPixels(batch * config.hiddenSize, seed: 34)
+        let options = ComputeOptions(threads: 2)
+        func run(_ pixels: [Float], _ workspace: ViTWorkspace?) -> (Tensor, ViTWeights) {
+            var g = ViTWeights.zeros(config: config)
+            let pass = pixels.withUnsafeBufferPointer { model.trainingForward(pixels: $0, batch: batch, options: options, workspace: workspace) }
+            dEmb.withUnsafeBufferPointer { model.backward(pass.activations, embeddingGradient: $0, into: &g, options: options, workspace: workspace) }
+            return (pass.embedding, g)
+        }
+        let (reference, fresh) = run(a, nil)
+        let workspace = ViTWorkspace()
+        _ = run(a, workspace)
+        let held = workspace.byteCount
+        _ = run(b, workspace)
+        let (embedding, reused) = run(a, workspace)
+        XCTAssertEqual(embedding, reference)
+        for path in ViTWeights.parameterPaths(layers: config.layers) { XCTAssertEqual(reused[keyPath: path], fresh[keyPath: path]) }
+        XCTAssertEqual(workspace.byteCount, held, "the workspace grew on reuse")
+        workspace.clear()
+        XCTAssertEqual(workspace.byteCount, 0)
+    }
+
     func testActivationCacheSizeFormula() {
         // ViT-Tiny/16: B·(N·C·P² + L·(T·(6D + I + 4) + H·T²) + D + 2) floats
         let perImage = 196 * 768 + 12 * (197 * (6 * 192 + 768 + 4) + 3 * 197 * 197) + 192 + 2

@@ -122,7 +122,8 @@ def wds_samples(path: Path) -> list:
             {"name": k, "size": len(v), "sha256": sha(v)}
             for k, v in sample.items() if not k.startswith("__")
         ]
-        samples.append({"key": sample["__key__"], "url": sample["__url__"], "fields": fields})
+        # __url__ is the path given to webdataset; kept relative to the fixture folder.
+        samples.append({"key": sample["__key__"], "url": os.path.relpath(sample["__url__"], OUT), "fields": fields})
     return samples
 
 
