@@ -122,7 +122,9 @@ public final class Trainer {
     public func run(resume: Bool = false, stopAfterEpoch: Int? = nil) throws -> [EpochSummary] {
         let fm = FileManager.default
         try fm.createDirectory(atPath: folder + "/checkpoints", withIntermediateDirectories: true)
-        if !fm.fileExists(atPath: folder + "/train.log") { fm.createFile(atPath: folder + "/train.log", contents: nil) }
+        if !fm.fileExists(atPath: folder + "/train.log"), !fm.createFile(atPath: folder + "/train.log", contents: nil) {
+            throw TrainingError("\(folder): cannot create train.log")
+        }
         try writeText(configuration.yaml, to: folder + "/config.yaml")
         let c = configuration
         let modelConfig = c.model
@@ -193,7 +195,10 @@ public final class Trainer {
         let views = CoDEViewBuilder(viewConfiguration)
         let perView = views.configuration.viewFloatCount
         let b = c.batchSize
-        let step = ContrastiveStep(loss: CoDELoss(temperature: c.temperature, variant: c.loss), options: compute)
+        // Backward in micro-batches of 64 images: the activation cache of a whole 4·B forward would need
+        // ~24 MB per image (7 GB at B = 32); gradients are the same sums either way.
+        let step = ContrastiveStep(loss: CoDELoss(temperature: c.temperature, variant: c.loss), options: compute,
+                                   microBatch: 4 * b > 64 ? 64 : nil)
         var accumulator = GradientAccumulator(parameters: optimizer.parameters, microBatches: c.gradientAccumulation)
         var total = 0.0
         let start = Date()

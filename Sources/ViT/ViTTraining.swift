@@ -133,10 +133,11 @@ struct ActivationLayout: Sendable, Equatable {
 ///     final LayerNorm       CLS rows entering it, mean, rstd             B × (D + 2)
 ///
 /// Total floats: B·N·C·P² + L·(B·T·(6D + I + 4) + B·H·T²) + B·(D + 2) (`floatCount`). ViT-Tiny/16 at 224²
-/// (T = 197, D = 192, I = 768, H = 3, L = 12): B·(150,528 + 12·(197·1,924 + 116,427) + 194) ≈ 5.95 M floats
-/// = 23.8 MB per image, so 3.05 GB for one CoDE forward of 4·32 images and 6.1 GB for a batch of 32
-/// records (two forwards). LayerNorm outputs and GELU outputs are recomputed in the backward, not kept.
-/// The backward adds scratch of B·T·(6D + 2I) floats (3.8 MB per image for ViT-Tiny).
+/// (T = 197, D = 192, I = 768, H = 3, L = 12): B·(150,528 + 12·(197·1,924 + 116,427) + 194) = 6.10 M floats
+/// = 24.4 MB per image, so 3.1 GB for one CoDE forward of 4·32 images and 6.2 GB for a batch of 32
+/// records (two forwards; 6.7 GB peak resident measured for the whole step). LayerNorm outputs and GELU
+/// outputs are recomputed in the backward, not kept. Scratch: the forward B·T·(2D + I) floats (0.9 MB per
+/// ViT-Tiny image), the backward B·T·(6D + 2I) (2.1 MB per image) plus one parameter-sized buffer.
 ///
 /// Immutable once the forward returns; the backward only reads it.
 public struct ViTActivations: @unchecked Sendable {
