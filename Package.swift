@@ -61,6 +61,6 @@ let package = Package(
         .testTarget(name: "HubTests", dependencies: ["Hub"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "Hub"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset", "Hub"]),
     ]
 )

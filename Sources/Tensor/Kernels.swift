@@ -148,26 +148,35 @@ public func layerNorm(
     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float
 ) {
     for r in 0..<rows {
-        let xr = x + r * width, orow = out + r * width
-        var acc = Vec8(repeating: 0)
-        var i = 0
-        while i + 8 <= width { acc += load8(xr + i); i += 8 }
-        var sum = acc.sum()
-        while i < width { sum += xr[i]; i += 1 }
-        let mean = sum / Float(width)
-        var acc2 = Vec8(repeating: 0)
-        i = 0
-        while i + 8 <= width { let d = load8(xr + i) - mean; acc2 += d * d; i += 8 }
-        var sq = acc2.sum()
-        while i < width { let d = xr[i] - mean; sq += d * d; i += 1 }
-        let inv = 1 / (sq / Float(width) + eps).squareRoot()
-        i = 0
-        while i + 8 <= width {
-            store8((load8(xr + i) - mean) * inv * load8(gamma + i) + load8(beta + i), orow + i)
-            i += 8
-        }
-        while i < width { orow[i] = (xr[i] - mean) * inv * gamma[i] + beta[i]; i += 1 }
+        _ = layerNormRow(x + r * width, out + r * width, width: width, gamma: gamma, beta: beta, eps: eps)
     }
+}
+
+/// One LayerNorm row; returns the row's mean and 1/√(var + eps) (the training forward records them).
+@inlinable @inline(__always)
+public func layerNormRow(
+    _ xr: UnsafePointer<Float>, _ orow: UnsafeMutablePointer<Float>, width: Int,
+    gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float
+) -> (mean: Float, rstd: Float) {
+    var acc = Vec8(repeating: 0)
+    var i = 0
+    while i + 8 <= width { acc += load8(xr + i); i += 8 }
+    var sum = acc.sum()
+    while i < width { sum += xr[i]; i += 1 }
+    let mean = sum / Float(width)
+    var acc2 = Vec8(repeating: 0)
+    i = 0
+    while i + 8 <= width { let d = load8(xr + i) - mean; acc2 += d * d; i += 8 }
+    var sq = acc2.sum()
+    while i < width { let d = xr[i] - mean; sq += d * d; i += 1 }
+    let inv = 1 / (sq / Float(width) + eps).squareRoot()
+    i = 0
+    while i + 8 <= width {
+        store8((load8(xr + i) - mean) * inv * load8(gamma + i) + load8(beta + i), orow + i)
+        i += 8
+    }
+    while i < width { orow[i] = (xr[i] - mean) * inv * gamma[i] + beta[i]; i += 1 }
+    return (mean, inv)
 }
 
 /// Softmax of each row in place: x ← exp(x − max) / Σ exp(x − max).

@@ -4,7 +4,7 @@
 // MARK: LayerNorm with statistics
 
 /// LayerNorm that also records each row's mean and reciprocal standard deviation 1/√(var + eps).
-/// Its output is bit-identical to `layerNorm` (same operations in the same order).
+/// Its output is bit-identical to `layerNorm`: both run `layerNormRow`.
 ///
 /// x, out: [rows, width] (may alias); mean, rstd: [rows].
 @inlinable
@@ -14,27 +14,9 @@ public func layerNormRecordingStatistics(
     mean meanOut: UnsafeMutablePointer<Float>, rstd rstdOut: UnsafeMutablePointer<Float>
 ) {
     for r in 0..<rows {
-        let xr = x + r * width, orow = out + r * width
-        var acc = Vec8(repeating: 0)
-        var i = 0
-        while i + 8 <= width { acc += load8(xr + i); i += 8 }
-        var sum = acc.sum()
-        while i < width { sum += xr[i]; i += 1 }
-        let mean = sum / Float(width)
-        var acc2 = Vec8(repeating: 0)
-        i = 0
-        while i + 8 <= width { let d = load8(xr + i) - mean; acc2 += d * d; i += 8 }
-        var sq = acc2.sum()
-        while i < width { let d = xr[i] - mean; sq += d * d; i += 1 }
-        let inv = 1 / (sq / Float(width) + eps).squareRoot()
-        meanOut[r] = mean
-        rstdOut[r] = inv
-        i = 0
-        while i + 8 <= width {
-            store8((load8(xr + i) - mean) * inv * load8(gamma + i) + load8(beta + i), orow + i)
-            i += 8
-        }
-        while i < width { orow[i] = (xr[i] - mean) * inv * gamma[i] + beta[i]; i += 1 }
+        let stats = layerNormRow(x + r * width, out + r * width, width: width, gamma: gamma, beta: beta, eps: eps)
+        meanOut[r] = stats.mean
+        rstdOut[r] = stats.rstd
     }
 }
 

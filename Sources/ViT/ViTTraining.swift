@@ -184,8 +184,8 @@ extension VisionTransformer {
         let lay = acts.layout
         let h = floats(rows * d, from: workspace), hidden = floats(rows * c.intermediateSize, from: workspace)
         let last = floats(rows * d, from: workspace)
-        trainingEmbedPatches(pixels: pixels.baseAddress!, batch: batch, patches: acts.at(0), scratch: h.base,
-                             into: acts.at(lay.blockInput(0)), threads: threads)
+        embedPatches(pixels: pixels.baseAddress!, batch: batch, patches: acts.at(0), scratch: h.base,
+                     into: acts.at(lay.blockInput(0)), threads: threads)
         for (l, w) in weights.blocks.enumerated() {
             let out = l + 1 < c.layers ? acts.at(lay.blockInput(l + 1)) : last.base
             trainingBlockForward(w, layer: l, acts, output: out, h: h.base, hidden: hidden.base, threads: threads)
@@ -240,38 +240,6 @@ extension VisionTransformer {
     }
 
     // MARK: forward pieces
-
-    /// im2col of the patches into `patches` [B·N, C·P²], their projection into `scratch` [B·N, D], then
-    /// x[b, 0] = cls + pos[0], x[b, 1+n] = projection + pos[1+n] (as the inference forward).
-    private func trainingEmbedPatches(pixels: UnsafePointer<Float>, batch: Int, patches colp: UnsafeMutablePointer<Float>,
-                                      scratch: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, threads: Int) {
-        let c = config
-        let p = c.patchSize, g = c.grid, n = g * g, s = c.imageSize, d = c.hiddenSize, t = c.tokens
-        let cols = c.channels * p * p
-        parallelFor(batch, threads: threads) { b in
-            for py in 0..<g { for px in 0..<g {
-                let row = colp + ((b * n) + py * g + px) * cols
-                for ch in 0..<c.channels { for ky in 0..<p {
-                    let src = pixels + ((b * c.channels + ch) * s + py * p + ky) * s + px * p
-                    (row + (ch * p + ky) * p).update(from: src, count: p)
-                }}
-            }}
-        }
-        linearForward(x: colp, rows: batch * n, inFeatures: cols, weight: weights.patchWeight,
-                      bias: weights.patchBias, outFeatures: d, y: scratch, threads: threads)
-        weights.positionEmbedding.withUnsafeBufferPointer { pos in
-            weights.classToken.withUnsafeBufferPointer { cls in
-                for b in 0..<batch {
-                    let xb = x + b * t * d
-                    for j in 0..<d { xb[j] = cls[j] + pos[j] }
-                    for k in 0..<n {
-                        let dst = xb + (1 + k) * d, src = scratch + (b * n + k) * d, pk = pos.baseAddress! + (1 + k) * d
-                        for j in 0..<d { dst[j] = src[j] + pk[j] }
-                    }
-                }
-            }
-        }
-    }
 
     /// One block, keeping its activations. x0 = block input (cached), output = x2:
     ///

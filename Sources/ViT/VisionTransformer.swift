@@ -90,26 +90,37 @@ public struct VisionTransformer: Sendable {
     /// im2col rows [batch·N, C·P·P] with the flattened kernel [D, C·P·P].
     private func embedPatches(pixels: UnsafePointer<Float>, batch: Int, into x: UnsafeMutablePointer<Float>, threads: Int) {
         let c = config
-        let p = c.patchSize, g = c.grid, n = g * g, s = c.imageSize, d = c.hiddenSize
+        let p = c.patchSize, n = c.grid * c.grid, d = c.hiddenSize
         let cols = c.channels * p * p
         var im2col = [Float](repeating: 0, count: batch * n * cols)
         var projected = [Float](repeating: 0, count: batch * n * d)
         im2col.withUnsafeMutableBufferPointer { colb in
-        projected.withUnsafeMutableBufferPointer { pb in
-            let colp = colb.baseAddress!, scratch = pb.baseAddress!
-            parallelFor(batch, threads: threads) { b in
-                for py in 0..<g { for px in 0..<g {
-                    let row = colp + ((b * n) + py * g + px) * cols
-                    for ch in 0..<c.channels { for ky in 0..<p {
-                        let src = pixels + ((b * c.channels + ch) * s + py * p + ky) * s + px * p
-                        (row + (ch * p + ky) * p).update(from: src, count: p)
-                    }}
-                }}
+            projected.withUnsafeMutableBufferPointer { pb in
+                embedPatches(pixels: pixels, batch: batch, patches: colb.baseAddress!, scratch: pb.baseAddress!, into: x, threads: threads)
             }
-            linearForward(x: colp, rows: batch * n, inFeatures: cols, weight: weights.patchWeight,
-                          bias: weights.patchBias, outFeatures: d, y: scratch, threads: threads)
-            addPositions(scratch, batch: batch, into: x)
-        }}
+        }
+    }
+
+    /// The patch embedding into caller buffers (the training forward keeps `patches` for the backward):
+    /// im2col rows `patches` [batch·N, C·P·P], their projection `scratch` [batch·N, D], then `x` [batch·T, D]
+    /// with the class token prepended and the position embedding added.
+    func embedPatches(pixels: UnsafePointer<Float>, batch: Int, patches colp: UnsafeMutablePointer<Float>,
+                      scratch: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, threads: Int) {
+        let c = config
+        let p = c.patchSize, g = c.grid, n = g * g, s = c.imageSize, d = c.hiddenSize
+        let cols = c.channels * p * p
+        parallelFor(batch, threads: threads) { b in
+            for py in 0..<g { for px in 0..<g {
+                let row = colp + ((b * n) + py * g + px) * cols
+                for ch in 0..<c.channels { for ky in 0..<p {
+                    let src = pixels + ((b * c.channels + ch) * s + py * p + ky) * s + px * p
+                    (row + (ch * p + ky) * p).update(from: src, count: p)
+                }}
+            }}
+        }
+        linearForward(x: colp, rows: batch * n, inFeatures: cols, weight: weights.patchWeight,
+                      bias: weights.patchBias, outFeatures: d, y: scratch, threads: threads)
+        addPositions(scratch, batch: batch, into: x)
     }
 
     /// Prepends the class token to the projected patches and adds the position embedding.
