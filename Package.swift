@@ -37,9 +37,10 @@ let package = Package(
                 .linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("tiff"),
                 .linkedLibrary("gif"), .linkedLibrary("webp"), .linkedLibrary("z"),
             ]),
+        .target(name: "CKernels", path: "Sources/CKernels"),
         .target(
             name: "Tensor",
-            dependencies: [.target(name: useOpenBLAS ? "CBLAS" : "CDNNL", condition: .when(platforms: [.linux]))],
+            dependencies: ["CKernels", .target(name: useOpenBLAS ? "CBLAS" : "CDNNL", condition: .when(platforms: [.linux]))],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
         .target(name: "Checkpoints", dependencies: ["Tensor", "CZlib"]),

@@ -1,6 +1,8 @@
-// Elementwise kernels and row reductions on raw buffers, written with SIMD8<Float>.
-// Each loop handles 8 lanes at a time and finishes the tail with scalar code.
+// Elementwise kernels and row reductions on raw buffers. The hot ones of the forward (exact GELU, softmax,
+// LayerNorm, bias rows) run in CKernels, compiled for AVX-512, AVX2+FMA and baseline x86-64 and chosen at run
+// time; the rest are written here with SIMD8<Float>, 8 lanes at a time with scalar tails.
 
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -29,7 +31,9 @@ public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Floa
 /// (relative error ≈ 1e-7), 2^n assembled in the exponent bits. Inputs are clamped to [-87.3, 88.3].
 @inlinable @inline(__always)
 public func exp8(_ x: Vec8) -> Vec8 {
-    let x = pointwiseMin(pointwiseMax(x, Vec8(repeating: -87.3)), Vec8(repeating: 88.3))
+    // .replacing(with:where:) compiles to compare + blend; the generic pointwiseMin/Max did not inline
+    let low = Vec8(repeating: -87.3), high = Vec8(repeating: 88.3)
+    let x = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
     let magic = Vec8(repeating: 12_582_912)  // 1.5·2^23: adding it rounds to an integer
     let shifted = x * 1.442_695_04 + magic
     let n = shifted - magic
@@ -107,6 +111,7 @@ public enum Activation: String, Sendable, CaseIterable {
     /// Applies the activation in place to `count` elements.
     @inlinable
     public func apply(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        if self == .gelu { dfk_gelu(p, count); return }
         var i = 0
         while i + 8 <= count {
             store8(apply8(load8(p + i)), p + i)
@@ -147,62 +152,38 @@ public func layerNorm(
     _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, width: Int,
     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float
 ) {
-    for r in 0..<rows {
-        _ = layerNormRow(x + r * width, out + r * width, width: width, gamma: gamma, beta: beta, eps: eps)
-    }
+    dfk_layer_norm(x, out, rows, width, gamma, beta, eps, nil, nil)
 }
 
-/// One LayerNorm row; returns the row's mean and 1/√(var + eps) (the training forward records them).
-@inlinable @inline(__always)
-public func layerNormRow(
-    _ xr: UnsafePointer<Float>, _ orow: UnsafeMutablePointer<Float>, width: Int,
-    gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float
-) -> (mean: Float, rstd: Float) {
-    var acc = Vec8(repeating: 0)
-    var i = 0
-    while i + 8 <= width { acc += load8(xr + i); i += 8 }
-    var sum = acc.sum()
-    while i < width { sum += xr[i]; i += 1 }
-    let mean = sum / Float(width)
-    var acc2 = Vec8(repeating: 0)
-    i = 0
-    while i + 8 <= width { let d = load8(xr + i) - mean; acc2 += d * d; i += 8 }
-    var sq = acc2.sum()
-    while i < width { let d = xr[i] - mean; sq += d * d; i += 1 }
-    let inv = 1 / (sq / Float(width) + eps).squareRoot()
-    i = 0
-    while i + 8 <= width {
-        store8((load8(xr + i) - mean) * inv * load8(gamma + i) + load8(beta + i), orow + i)
-        i += 8
-    }
-    while i < width { orow[i] = (xr[i] - mean) * inv * gamma[i] + beta[i]; i += 1 }
-    return (mean, inv)
-}
-
-/// Softmax of each row in place: x ← exp(x − max) / Σ exp(x − max).
+/// Softmax of each row in place: x ← exp(x − max) / Σ exp(x − max); rows of `width`, `stride` apart.
 @inlinable
 public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, stride: Int) {
-    for r in 0..<rows {
-        let p = x + r * stride
-        var m = -Float.infinity
-        var i = 0
-        var mv = Vec8(repeating: -.infinity)
-        while i + 8 <= width { mv = pointwiseMax(mv, load8(p + i)); i += 8 }
-        m = mv.max()
-        while i < width { m = max(m, p[i]); i += 1 }
-        var acc = Vec8(repeating: 0)
-        i = 0
-        while i + 8 <= width { let e = exp8(load8(p + i) - m); store8(e, p + i); acc += e; i += 8 }
-        var sum = acc.sum()
-        while i < width {
-            var tail = Vec8(repeating: -.infinity)
-            tail[0] = p[i] - m
-            let e = exp8(tail)[0]
-            p[i] = e; sum += e; i += 1
-        }
-        let inv = 1 / sum
-        i = 0
-        while i + 8 <= width { store8(load8(p + i) * inv, p + i); i += 8 }
-        while i < width { p[i] *= inv; i += 1 }
+    dfk_softmax_rows(x, rows, width, stride)
+}
+
+/// y[r, :] += bias for `rows` rows of `cols`, then the activation, in one pass where the kernel fuses them
+/// (exact GELU); `activation` nil adds the bias only.
+@inlinable
+public func addBiasRows(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int,
+                        activation: Activation? = nil) {
+    switch activation {
+    case nil: dfk_bias_rows(y, bias, rows, cols, 0)
+    case .gelu: dfk_bias_rows(y, bias, rows, cols, 1)
+    case let other?:
+        dfk_bias_rows(y, bias, rows, cols, 0)
+        other.apply(y, count: rows * cols)
     }
+}
+
+/// Which vector instruction set the C kernels use ("avx512", "avx2" or "baseline").
+public enum KernelISA: Int32, Sendable, CaseIterable {
+    case baseline = 0, avx2 = 1, avx512 = 2
+
+    /// The set in use: the best the CPU has unless DEEPFAKE_ISA or `force` lowered it.
+    public static var current: KernelISA { KernelISA(rawValue: dfk_isa()) ?? .baseline }
+    /// The best set this CPU supports.
+    public static var supported: KernelISA { KernelISA(rawValue: dfk_isa_supported()) ?? .baseline }
+    /// Uses `isa` (at most what the CPU supports) from now on: for tests and benchmarks.
+    public static func force(_ isa: KernelISA) { dfk_force_isa(isa.rawValue) }
+    public var name: String { ["baseline", "avx2", "avx512"][Int(rawValue)] }
 }

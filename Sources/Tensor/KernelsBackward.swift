@@ -1,10 +1,11 @@
+import CKernels
 // Kernels for training: the LayerNorm forward that records its statistics, and the backward rules of
 // LayerNorm, softmax and the activations. Same conventions as Kernels.swift (SIMD8 lanes, scalar tails).
 
 // MARK: LayerNorm with statistics
 
 /// LayerNorm that also records each row's mean and reciprocal standard deviation 1/√(var + eps).
-/// Its output is bit-identical to `layerNorm`: both run `layerNormRow`.
+/// Its output is bit-identical to `layerNorm`: both run the same kernel.
 ///
 /// x, out: [rows, width] (may alias); mean, rstd: [rows].
 @inlinable
@@ -13,11 +14,7 @@ public func layerNormRecordingStatistics(
     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
     mean meanOut: UnsafeMutablePointer<Float>, rstd rstdOut: UnsafeMutablePointer<Float>
 ) {
-    for r in 0..<rows {
-        let stats = layerNormRow(x + r * width, out + r * width, width: width, gamma: gamma, beta: beta, eps: eps)
-        meanOut[r] = stats.mean
-        rstdOut[r] = stats.rstd
-    }
+    dfk_layer_norm(x, out, rows, width, gamma, beta, eps, meanOut, rstdOut)
 }
 
 /// Recomputes a LayerNorm output from its input and recorded statistics, with `layerNorm`'s arithmetic:
@@ -28,16 +25,7 @@ public func layerNormFromStatistics(
     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
     mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>
 ) {
-    for r in 0..<rows {
-        let xr = x + r * width, orow = out + r * width
-        let m = mean[r], inv = rstd[r]
-        var i = 0
-        while i + 8 <= width {
-            store8((load8(xr + i) - m) * inv * load8(gamma + i) + load8(beta + i), orow + i)
-            i += 8
-        }
-        while i < width { orow[i] = (xr[i] - m) * inv * gamma[i] + beta[i]; i += 1 }
-    }
+    dfk_layer_norm_from_statistics(x, out, rows, width, gamma, beta, mean, rstd)
 }
 
 /// LayerNorm backward for `rows` rows of `width`, with x̂ = (x − mean)·rstd and g = dy ⊙ gamma:
@@ -121,6 +109,7 @@ extension Activation {
     /// gradient[i] ← gradient[i] · act′(input[i]), for `count` elements.
     @inlinable
     public func backward(input: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, count: Int) {
+        if self == .gelu { dfk_gelu_backward(input, gradient, count); return }
         var i = 0
         while i + 8 <= count {
             store8(load8(gradient + i) * derivative8(load8(input + i)), gradient + i)
@@ -137,6 +126,7 @@ extension Activation {
     /// Writes act(input) to `output` without touching `input` (count elements).
     @inlinable
     public func apply(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int) {
+        if self == .gelu { dfk_gelu_into(input, output, count); return }
         output.update(from: input, count: count)
         apply(output, count: count)
     }

@@ -49,25 +49,30 @@ public enum BLAS {
 }
 
 /// y[rows×out] = x[rows×in] · wᵀ + bias, where `w` is a PyTorch Linear weight [out×in].
-/// Rows are split over `threads`; `epilogue(rowRange)` runs on each finished slice (fused activation).
+/// Rows are split over `threads`; `activation` is applied in the same pass as the bias; `epilogue(rowRange)`
+/// then runs on each finished slice.
+///
+/// `rowBlock`: run the product in calls of exactly that many rows (the last may be shorter), spread over the
+/// threads. BLAS results can depend on a call's row count in the last bits, so a caller that must agree
+/// bit for bit with per-image products (the training forward with the inference forward) passes the
+/// image's row count.
 @inlinable
 public func linearForward(
     x: UnsafePointer<Float>, rows: Int, inFeatures: Int,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-    y: UnsafeMutablePointer<Float>, threads: Int,
+    y: UnsafeMutablePointer<Float>, threads: Int, activation: Activation? = nil, rowBlock: Int? = nil,
     epilogue: ((Range<Int>) -> Void)? = nil
 ) {
-    let parts = max(1, min(threads, rows / 16))
+    let parts = rowBlock.map { (rows + $0 - 1) / max(1, $0) } ?? max(1, min(threads, rows / 16))
     parallelFor(parts, threads: threads) { part in
-        let r = chunkRange(part, of: parts, total: rows)
+        let r = rowBlock.map { part * $0 ..< min(rows, (part + 1) * $0) } ?? chunkRange(part, of: parts, total: rows)
         if r.isEmpty { return }
         let yp = y + r.lowerBound * outFeatures
         BLAS.gemm(transA: false, transB: true, m: r.count, n: outFeatures, k: inFeatures,
                   a: x + r.lowerBound * inFeatures, lda: inFeatures, b: weight, ldb: inFeatures,
                   c: yp, ldc: outFeatures)
-        if let bias {
-            for row in 0..<r.count { addInPlace(yp + row * outFeatures, bias, count: outFeatures) }
-        }
+        if let bias { addBiasRows(yp, bias: bias, rows: r.count, cols: outFeatures, activation: activation) }
+        else if let activation { activation.apply(yp, count: r.count * outFeatures) }
         epilogue?(r)
     }
 }

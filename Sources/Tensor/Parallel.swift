@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -52,4 +53,43 @@ public func chunkRange(_ index: Int, of parts: Int, total: Int) -> Range<Int> {
 public struct UncheckedSendable<Value>: @unchecked Sendable {
     public let value: Value
     @inlinable public init(_ value: Value) { self.value = value }
+}
+
+/// A team of threads that run one body together, rank by rank, and can meet at barriers: the caller is
+/// rank 0 and the other ranks are dedicated threads, so all ranks are live at once. Use it for work split
+/// into a few long-lived parts that must synchronise (a transformer layer by layer); `parallelFor` is for
+/// independent items.
+public struct WorkerTeam: @unchecked Sendable {
+    @usableFromInline let handle: OpaquePointer
+
+    /// The process-wide team of `size` ranks (made on first use, kept for the life of the process).
+    public static func shared(size: Int) -> WorkerTeam { WorkerTeam(handle: dfk_team_shared(Int32(max(1, size)))) }
+
+    /// Ranks in the team (fewer than asked only if the system refused threads).
+    public var size: Int { Int(dfk_team_size(handle)) }
+
+    /// Runs `body(rank)` on every rank; returns when all are done. Runs on one team are serialised.
+    /// `body` must not start another run on the same team.
+    public func run(_ body: (_ rank: Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var box = body
+            withUnsafeMutablePointer(to: &box) { pointer in
+                dfk_team_run(handle, { context, rank in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(rank))
+                }, pointer)
+            }
+        }
+    }
+
+    /// Inside `run`: waits until every rank has called `barrier` as many times.
+    @inlinable
+    public func barrier() { dfk_team_barrier(handle) }
+}
+
+/// Runs `body` with a borrowed buffer of at least `count` floats (contents undefined) from a process-wide
+/// pool, so hot paths reuse their workspace across calls instead of allocating it each time.
+public func withScratch<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+    guard let buffer = dfk_scratch_acquire(count) else { fatalError("out of memory: \(count) floats of scratch") }
+    defer { dfk_scratch_release(buffer) }
+    return try body(buffer)
 }

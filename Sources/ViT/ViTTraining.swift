@@ -255,7 +255,7 @@ extension VisionTransformer {
         normRowsRecording(x0, into: h, rows: rows, gamma: w.norm1Weight, beta: w.norm1Bias,
                           mean: a.at(lay.norm1Mean(l)), rstd: a.at(lay.norm1Rstd(l)), threads: threads)
         linearForward(x: h, rows: rows, inFeatures: d, weight: w.qkvWeight, bias: w.qkvBias, outFeatures: 3 * d,
-                      y: qkv, threads: threads)
+                      y: qkv, threads: threads, rowBlock: t)
         let scale = 1 / Float(dh).squareRoot()
         parallelFor(a.batch * c.heads, threads: threads) { task in
             let b = task / c.heads, head = task % c.heads
@@ -272,7 +272,7 @@ extension VisionTransformer {
         normRowsRecording(x1, into: h, rows: rows, gamma: w.norm2Weight, beta: w.norm2Bias,
                           mean: a.at(lay.norm2Mean(l)), rstd: a.at(lay.norm2Rstd(l)), threads: threads)
         linearForward(x: h, rows: rows, inFeatures: d, weight: w.fc1Weight, bias: w.fc1Bias, outFeatures: i,
-                      y: pre, threads: threads)
+                      y: pre, threads: threads, rowBlock: t)
         let act = c.activation
         let parts = rowParts(rows, threads: threads)
         parallelFor(parts, threads: threads) { part in
@@ -282,21 +282,20 @@ extension VisionTransformer {
         residualForward(from: x1, to: x2, input: hidden, rows: rows, inFeatures: i, weight: w.fc2Weight, bias: w.fc2Bias, threads: threads)
     }
 
-    /// to[rows×D] = from + input[rows×in] · wᵀ + bias, with the inference forward's row chunks and order of
-    /// operations (copy, product accumulated with beta 1, then bias), so the values are identical.
+    /// to[rows×D] = from + input[rows×in] · wᵀ + bias, with the inference forward's order of operations
+    /// (copy, product accumulated with beta 1 in one call per image, then bias), so the values are identical.
     private func residualForward(from: UnsafePointer<Float>, to x: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                  rows: Int, inFeatures: Int, weight: [Float], bias: [Float], threads: Int) {
-        let d = config.hiddenSize
-        let parts = max(1, min(threads, rows / 16))
+        let d = config.hiddenSize, t = config.tokens
         weight.withUnsafeBufferPointer { wb in
             bias.withUnsafeBufferPointer { bb in
-                parallelFor(parts, threads: threads) { part in
-                    let r = chunkRange(part, of: parts, total: rows)
+                parallelFor(rows / t, threads: threads) { image in
+                    let r = image * t ..< (image + 1) * t
                     (x + r.lowerBound * d).update(from: from + r.lowerBound * d, count: r.count * d)
                     BLAS.gemm(transA: false, transB: true, m: r.count, n: d, k: inFeatures,
                               a: input + r.lowerBound * inFeatures, lda: inFeatures, b: wb.baseAddress!, ldb: inFeatures,
                               beta: 1, c: x + r.lowerBound * d, ldc: d)
-                    for row in r { addInPlace(x + row * d, bb.baseAddress!, count: d) }
+                    addBiasRows(x + r.lowerBound * d, bias: bb.baseAddress!, rows: r.count, cols: d)
                 }
             }
         }

@@ -28,78 +28,145 @@ public struct VisionTransformer: Sendable {
     /// `pixels` holds `batch` normalized CHW images.
     public func lastHiddenState(pixels: UnsafeBufferPointer<Float>, batch: Int, options: ComputeOptions = .init()) -> Tensor {
         precondition(pixels.count == batch * inputCount, "expected \(batch * inputCount) input floats, got \(pixels.count)")
-        var x = encode(pixels: pixels.baseAddress!, batch: batch, threads: options.threads)
-        let rows = batch * config.tokens, d = config.hiddenSize
+        var x = [Float](repeating: 0, count: batch * config.tokens * config.hiddenSize)
         x.withUnsafeMutableBufferPointer { xb in
-            let xp = xb.baseAddress!
-            finalNorm(xp, rowIndices: 0..<rows, threads: options.threads)
+            encode(pixels: pixels.baseAddress!, batch: batch, threads: options.threads, classTokenOnly: false, into: xb.baseAddress!)
         }
-        return Tensor(shape: [batch, config.tokens, d], data: x)
+        return Tensor(shape: [batch, config.tokens, config.hiddenSize], data: x)
     }
 
     /// The CoDE embedding: the class token after the final LayerNorm, [batch, hidden].
     public func embed(pixels: UnsafeBufferPointer<Float>, batch: Int, options: ComputeOptions = .init()) -> Tensor {
         precondition(pixels.count == batch * inputCount, "expected \(batch * inputCount) input floats, got \(pixels.count)")
-        let x = encode(pixels: pixels.baseAddress!, batch: batch, threads: options.threads)
         let d = config.hiddenSize, t = config.tokens
         var out = [Float](repeating: 0, count: batch * d)
-        x.withUnsafeBufferPointer { xb in
+        withScratch(count: batch * t * d) { x in
+            encode(pixels: pixels.baseAddress!, batch: batch, threads: options.threads, classTokenOnly: true, into: x)
             out.withUnsafeMutableBufferPointer { ob in
-                for b in 0..<batch {
-                    layerNorm(xb.baseAddress! + b * t * d, ob.baseAddress! + b * d, rows: 1, width: d,
-                              gamma: weights.normWeight, beta: weights.normBias, eps: config.layerNormEps)
-                }
+                for b in 0..<batch { (ob.baseAddress! + b * d).update(from: x + b * t * d, count: d) }
             }
         }
         return Tensor(shape: [batch, d], data: out)
     }
 
-    private func finalNorm(_ x: UnsafeMutablePointer<Float>, rowIndices: Range<Int>, threads: Int) {
-        let d = config.hiddenSize
-        let parts = max(1, min(threads, rowIndices.count / 32))
-        parallelFor(parts, threads: threads) { part in
-            let r = chunkRange(part, of: parts, total: rowIndices.count)
-            layerNorm(x + (rowIndices.lowerBound + r.lowerBound) * d, x + (rowIndices.lowerBound + r.lowerBound) * d,
-                      rows: r.count, width: d, gamma: weights.normWeight, beta: weights.normBias, eps: config.layerNormEps)
-        }
+    // MARK: inference
+
+    /// One image's workspace: LN output / attention context `h` [T, D], two `qkv` buffers [T, 3D] (alternate
+    /// layers, so ranks of a team need one barrier per layer), MLP hidden [T, I], im2col rows [N, C·P·P].
+    private var slotFloats: Int {
+        let c = config, t = c.tokens
+        return t * c.hiddenSize + 2 * t * 3 * c.hiddenSize + t * c.intermediateSize + c.grid * c.grid * c.channels * c.patchSize * c.patchSize
     }
 
-    /// Patch embedding and every block; returns the residual stream [batch·tokens, hidden] before the final norm.
-    private func encode(pixels: UnsafePointer<Float>, batch: Int, threads: Int) -> [Float] {
+    /// The encoder and final LayerNorm for `batch` images into x [batch·T, D]. Work is cut by image: with
+    /// `threads` ranks, whole images run one per rank (single-threaded products on cache-resident buffers);
+    /// the images left over (all of them when batch < threads) run one at a time, split by token rows over
+    /// every rank. `classTokenOnly`: the last block and the final norm compute the class-token row only,
+    /// which is all `embed` reads (the other rows of x are then left before the last block).
+    private func encode(pixels: UnsafePointer<Float>, batch: Int, threads: Int, classTokenOnly: Bool,
+                        into x: UnsafeMutablePointer<Float>) {
         let c = config
-        let d = c.hiddenSize, t = c.tokens, rows = batch * t
-        var x = [Float](repeating: 0, count: rows * d)
-        var h = [Float](repeating: 0, count: rows * d)
-        var qkv = [Float](repeating: 0, count: rows * 3 * d)
-        var mlp = [Float](repeating: 0, count: rows * c.intermediateSize)
-        x.withUnsafeMutableBufferPointer { xb in
-        h.withUnsafeMutableBufferPointer { hb in
-        qkv.withUnsafeMutableBufferPointer { qb in
-        mlp.withUnsafeMutableBufferPointer { mb in
-            let xp = xb.baseAddress!, hp = hb.baseAddress!, qp = qb.baseAddress!, mp = mb.baseAddress!
-            embedPatches(pixels: pixels, batch: batch, into: xp, threads: threads)
-            for block in weights.blocks {
-                attentionBlock(block, x: xp, h: hp, qkv: qp, batch: batch, threads: threads)
-                mlpBlock(block, x: xp, h: hp, hidden: mp, rows: rows, threads: threads)
-            }
-        }}}}
-        return x
-    }
-
-    /// x[b, 0] = cls + pos[0]; x[b, 1+n] = conv(patch n) + pos[1+n]. The convolution is a product of
-    /// im2col rows [batch·N, C·P·P] with the flattened kernel [D, C·P·P].
-    private func embedPatches(pixels: UnsafePointer<Float>, batch: Int, into x: UnsafeMutablePointer<Float>, threads: Int) {
-        let c = config
-        let p = c.patchSize, n = c.grid * c.grid, d = c.hiddenSize
-        let cols = c.channels * p * p
-        var im2col = [Float](repeating: 0, count: batch * n * cols)
-        var projected = [Float](repeating: 0, count: batch * n * d)
-        im2col.withUnsafeMutableBufferPointer { colb in
-            projected.withUnsafeMutableBufferPointer { pb in
-                embedPatches(pixels: pixels, batch: batch, patches: colb.baseAddress!, scratch: pb.baseAddress!, into: x, threads: threads)
+        let t = c.tokens, d = c.hiddenSize
+        let team = WorkerTeam.shared(size: min(threads, max(1, batch * t)))
+        let ranks = team.size
+        let whole = batch / ranks * ranks
+        let slot = slotFloats, scoresFloats = t * t
+        withScratch(count: ranks * (slot + scoresFloats)) { scratch in
+            team.run { rank in
+                let scores = scratch + ranks * slot + rank * scoresFloats
+                var image = rank
+                while image < whole {
+                    encodeImage(pixels + image * inputCount, x: x + image * t * d, workspace: scratch + rank * slot,
+                                scores: scores, rows: 0..<t, team: nil, classTokenOnly: classTokenOnly)
+                    image += ranks
+                }
+                // the images left are shared in rank 0's slot, which rank 0 may still be using above
+                if whole > 0 && whole < batch { team.barrier() }
+                for image in whole..<batch {
+                    encodeImage(pixels + image * inputCount, x: x + image * t * d, workspace: scratch, scores: scores,
+                                rows: chunkRange(rank, of: ranks, total: t), team: team, classTokenOnly: classTokenOnly)
+                }
             }
         }
     }
+
+    /// One image, or this rank's token `rows` of it when a `team` shares the image: patch embedding, every
+    /// block and the final LayerNorm, single-threaded. Ranks meet once per block, after their rows of Q, K, V.
+    private func encodeImage(_ pixels: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>,
+                             workspace: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                             rows: Range<Int>, team: WorkerTeam?, classTokenOnly: Bool) {
+        let c = config
+        let t = c.tokens, d = c.hiddenSize, i = c.intermediateSize, dh = c.headDim, p = c.patchSize, g = c.grid
+        let s = c.imageSize, cols = c.channels * p * p, eps = c.layerNormEps
+        let h = workspace, qkvBuffers = h + t * d, mlp = qkvBuffers + 2 * t * 3 * d, patches = mlp + t * i
+
+        // Patch embedding of this rank's rows: token 0 is the class token, token 1 + n is patch n.
+        let patchRows = max(rows.lowerBound, 1) - 1 ..< max(rows.upperBound, 1) - 1
+        for n in patchRows {
+            let py = n / g, px = n % g, row = patches + n * cols
+            for ch in 0..<c.channels { for ky in 0..<p {
+                (row + (ch * p + ky) * p).update(from: pixels + (ch * s + py * p + ky) * s + px * p, count: p)
+            }}
+        }
+        let w = weights
+        BLAS.gemm(transA: false, transB: true, m: patchRows.count, n: d, k: cols, a: patches + patchRows.lowerBound * cols,
+                  lda: cols, b: w.patchWeight, ldb: cols, c: x + (patchRows.lowerBound + 1) * d, ldc: d)
+        w.positionEmbedding.withUnsafeBufferPointer { pos in
+            for token in rows {
+                let xr = x + token * d
+                if token == 0 {
+                    xr.update(from: w.classToken, count: d)
+                } else {
+                    addInPlace(xr, w.patchBias, count: d)
+                }
+                addInPlace(xr, pos.baseAddress! + token * d, count: d)
+            }
+        }
+
+        let scale = 1 / Float(dh).squareRoot()
+        for (layer, block) in w.blocks.enumerated() {
+            let qkv = qkvBuffers + (layer % 2) * t * 3 * d
+            // LN1 and Q, K, V of this rank's rows; every rank's K and V are needed below.
+            layerNorm(x + rows.lowerBound * d, h + rows.lowerBound * d, rows: rows.count, width: d,
+                      gamma: block.norm1Weight, beta: block.norm1Bias, eps: eps)
+            BLAS.gemm(transA: false, transB: true, m: rows.count, n: 3 * d, k: d, a: h + rows.lowerBound * d, lda: d,
+                      b: block.qkvWeight, ldb: d, c: qkv + rows.lowerBound * 3 * d, ldc: 3 * d)
+            if !rows.isEmpty { addBiasRows(qkv + rows.lowerBound * 3 * d, bias: block.qkvBias, rows: rows.count, cols: 3 * d) }
+            team?.barrier()
+
+            let last = layer == w.blocks.count - 1
+            let q = last && classTokenOnly ? (rows.contains(0) ? 0..<1 : 0..<0) : rows
+            if q.isEmpty { continue }
+            let m = q.count, q0 = q.lowerBound
+            // Attention per head over this rank's queries; the context goes into h's rows of q.
+            for head in 0..<c.heads {
+                let base = qkv + head * dh
+                BLAS.gemm(transA: false, transB: true, m: m, n: t, k: dh, alpha: scale, a: base + q0 * 3 * d, lda: 3 * d,
+                          b: base + d, ldb: 3 * d, c: scores, ldc: t)
+                softmaxRows(scores, rows: m, width: t, stride: t)
+                BLAS.gemm(transA: false, transB: false, m: m, n: dh, k: t, a: scores, lda: t, b: base + 2 * d, ldb: 3 * d,
+                          c: h + q0 * d + head * dh, ldc: d)
+            }
+            // x += proj(context)
+            BLAS.gemm(transA: false, transB: true, m: m, n: d, k: d, a: h + q0 * d, lda: d, b: block.projWeight, ldb: d,
+                      beta: 1, c: x + q0 * d, ldc: d)
+            addBiasRows(x + q0 * d, bias: block.projBias, rows: m, cols: d)
+            // x += fc2(act(fc1(LN2(x))))
+            layerNorm(x + q0 * d, h + q0 * d, rows: m, width: d, gamma: block.norm2Weight, beta: block.norm2Bias, eps: eps)
+            BLAS.gemm(transA: false, transB: true, m: m, n: i, k: d, a: h + q0 * d, lda: d, b: block.fc1Weight, ldb: d,
+                      c: mlp + q0 * i, ldc: i)
+            addBiasRows(mlp + q0 * i, bias: block.fc1Bias, rows: m, cols: i, activation: c.activation)
+            BLAS.gemm(transA: false, transB: true, m: m, n: d, k: i, a: mlp + q0 * i, lda: i, b: block.fc2Weight, ldb: i,
+                      beta: 1, c: x + q0 * d, ldc: d)
+            addBiasRows(x + q0 * d, bias: block.fc2Bias, rows: m, cols: d)
+        }
+
+        let normed = classTokenOnly ? (rows.contains(0) ? 0..<1 : 0..<0) : rows
+        layerNorm(x + normed.lowerBound * d, x + normed.lowerBound * d, rows: normed.count, width: d,
+                  gamma: w.normWeight, beta: w.normBias, eps: eps)
+    }
+
+    // MARK: training support
 
     /// The patch embedding into caller buffers (the training forward keeps `patches` for the backward):
     /// im2col rows `patches` [batch·N, C·P·P], their projection `scratch` [batch·N, D], then `x` [batch·T, D]
@@ -119,7 +186,7 @@ public struct VisionTransformer: Sendable {
             }}
         }
         linearForward(x: colp, rows: batch * n, inFeatures: cols, weight: weights.patchWeight,
-                      bias: weights.patchBias, outFeatures: d, y: scratch, threads: threads)
+                      bias: weights.patchBias, outFeatures: d, y: scratch, threads: threads, rowBlock: n)
         addPositions(scratch, batch: batch, into: x)
     }
 
@@ -137,78 +204,6 @@ public struct VisionTransformer: Sendable {
                     }
                 }
             }
-        }
-    }
-
-    /// x += Attention(LN1(x)). Heads × batch run in parallel with single-threaded products.
-    private func attentionBlock(_ w: ViTBlockWeights, x: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
-                                qkv: UnsafeMutablePointer<Float>, batch: Int, threads: Int) {
-        let c = config
-        let d = c.hiddenSize, t = c.tokens, rows = batch * t, dh = c.headDim
-        normRows(x, into: h, rows: rows, gamma: w.norm1Weight, beta: w.norm1Bias, threads: threads)
-        linearForward(x: h, rows: rows, inFeatures: d, weight: w.qkvWeight, bias: w.qkvBias, outFeatures: 3 * d,
-                      y: qkv, threads: threads)
-        // context [rows, D] goes into h (LN1 output is no longer needed)
-        let scale = 1 / Float(dh).squareRoot()
-        let ctx = h
-        parallelFor(batch * c.heads, threads: threads) { task in
-            let b = task / c.heads, head = task % c.heads
-            let base = qkv + b * t * 3 * d + head * dh
-            var scores = [Float](repeating: 0, count: t * t)
-            scores.withUnsafeMutableBufferPointer { sb in
-                let s = sb.baseAddress!
-                // scores[T×T] = scale · Q Kᵀ   (Q, K: T×dh slices of qkv with row stride 3D)
-                BLAS.gemm(transA: false, transB: true, m: t, n: t, k: dh, alpha: scale, a: base, lda: 3 * d,
-                          b: base + d, ldb: 3 * d, c: s, ldc: t)
-                softmaxRows(s, rows: t, width: t, stride: t)
-                // ctx[T×dh] = scores · V
-                BLAS.gemm(transA: false, transB: false, m: t, n: dh, k: t, a: s, lda: t, b: base + 2 * d, ldb: 3 * d,
-                          c: ctx + b * t * d + head * dh, ldc: d)
-            }
-        }
-        residualLinear(ctx, rows: rows, inFeatures: d, weight: w.projWeight, bias: w.projBias, x: x, threads: threads)
-    }
-
-    /// x += fc2(act(fc1(LN2(x)))).
-    private func mlpBlock(_ w: ViTBlockWeights, x: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
-                          hidden: UnsafeMutablePointer<Float>, rows: Int, threads: Int) {
-        let c = config
-        let d = c.hiddenSize, i = c.intermediateSize
-        normRows(x, into: h, rows: rows, gamma: w.norm2Weight, beta: w.norm2Bias, threads: threads)
-        let act = c.activation
-        linearForward(x: h, rows: rows, inFeatures: d, weight: w.fc1Weight, bias: w.fc1Bias, outFeatures: i,
-                      y: hidden, threads: threads) { r in
-            act.apply(hidden + r.lowerBound * i, count: r.count * i)
-        }
-        residualLinear(hidden, rows: rows, inFeatures: i, weight: w.fc2Weight, bias: w.fc2Bias, x: x, threads: threads)
-    }
-
-    /// x[rows×D] += input[rows×in] · wᵀ + bias (the product accumulates straight into x).
-    private func residualLinear(_ input: UnsafeMutablePointer<Float>, rows: Int, inFeatures: Int, weight: [Float],
-                                bias: [Float], x: UnsafeMutablePointer<Float>, threads: Int) {
-        let d = config.hiddenSize
-        let parts = max(1, min(threads, rows / 16))
-        weight.withUnsafeBufferPointer { wb in
-            bias.withUnsafeBufferPointer { bb in
-                parallelFor(parts, threads: threads) { part in
-                    let r = chunkRange(part, of: parts, total: rows)
-                    BLAS.gemm(transA: false, transB: true, m: r.count, n: d, k: inFeatures,
-                              a: input + r.lowerBound * inFeatures, lda: inFeatures, b: wb.baseAddress!, ldb: inFeatures,
-                              beta: 1, c: x + r.lowerBound * d, ldc: d)
-                    for row in r { addInPlace(x + row * d, bb.baseAddress!, count: d) }
-                }
-            }
-        }
-    }
-
-    private func normRows(_ x: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int,
-                          gamma: [Float], beta: [Float], threads: Int) {
-        let d = config.hiddenSize, eps = config.layerNormEps
-        let parts = max(1, min(threads, rows / 32))
-        parallelFor(parts, threads: threads) { part in
-            let r = chunkRange(part, of: parts, total: rows)
-            layerNorm(x + r.lowerBound * d, out + r.lowerBound * d, rows: r.count, width: d,
-                      gamma: gamma, beta: beta, eps: eps)
         }
     }
 }

@@ -2,8 +2,11 @@ import Foundation
 import Tensor
 import XCTest
 
-/// Kernels against double-precision libm and straightforward double-precision formulas.
+/// Kernels against double-precision libm and straightforward double-precision formulas. Every test runs
+/// once per instruction set this CPU supports (the C kernels are compiled for AVX-512, AVX2+FMA and baseline
+/// x86-64 and chosen at run time); failure messages name the set.
 final class KernelTests: XCTestCase {
+    private var isa: String { KernelISA.current.name }
     private func grid(_ lo: Double, _ hi: Double, _ n: Int) -> [Float] {
         (0..<n).map { Float(lo + (hi - lo) * Double($0) / Double(n - 1)) }
     }
@@ -31,7 +34,7 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThan(worst, 2e-7, "worst absolute error \(worst)")
     }
 
-    func testActivationsMatchTheirFormulas() {
+    func testActivationsMatchTheirFormulas() { forEachKernelISA {
         var xs = grid(-8, 8, 1003)  // not a multiple of 8: exercises the tail
         let original = xs
         for act in Activation.allCases {
@@ -46,12 +49,12 @@ final class KernelTests: XCTestCase {
                 case .relu: ref = max(0, d)
                 case .quickGelu: ref = d / (1 + Foundation.exp(-1.702 * d))
                 }
-                XCTAssertEqual(Double(y), ref, accuracy: 2e-6, "\(act) at \(x)")
+                XCTAssertEqual(Double(y), ref, accuracy: 2e-6, "\(isa): \(act) at \(x)")
             }
         }
-    }
+    }}
 
-    func testSoftmaxRowsAgainstDouble() {
+    func testSoftmaxRowsAgainstDouble() { forEachKernelISA {
         let width = 197, rows = 3
         var x = (0..<(rows * width)).map { Float(sin(Double($0) * 0.37) * 9) }
         let original = x
@@ -61,11 +64,11 @@ final class KernelTests: XCTestCase {
             let m = row.max()!
             let e = row.map { Foundation.exp($0 - m) }
             let s = e.reduce(0, +)
-            for j in 0..<width { XCTAssertEqual(Double(x[r * width + j]), e[j] / s, accuracy: 1e-7) }
+            for j in 0..<width { XCTAssertEqual(Double(x[r * width + j]), e[j] / s, accuracy: 1e-7, isa) }
         }
-    }
+    }}
 
-    func testLayerNormAgainstDouble() {
+    func testLayerNormAgainstDouble() { forEachKernelISA {
         let width = 203, rows = 4
         let x = (0..<(rows * width)).map { Float(cos(Double($0) * 0.11) * 3 + 0.5) }
         let gamma = (0..<width).map { Float(1 + 0.01 * Double($0 % 7)) }
@@ -78,10 +81,40 @@ final class KernelTests: XCTestCase {
             let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(width)
             for j in 0..<width {
                 let ref = (row[j] - mean) / (variance + 1e-6).squareRoot() * Double(gamma[j]) + Double(beta[j])
-                XCTAssertEqual(Double(out[r * width + j]), ref, accuracy: 2e-6)
+                XCTAssertEqual(Double(out[r * width + j]), ref, accuracy: 2e-6, isa)
             }
         }
-    }
+    }}
+
+    /// The statistics-recording LayerNorm and the recomputation from statistics give layerNorm's values bit for bit.
+    func testLayerNormVariantsAreBitIdentical() { forEachKernelISA {
+        let width = 203, rows = 5
+        let x = (0..<(rows * width)).map { Float(sin(Double($0) * 0.23) * 4 - 0.3) }
+        let gamma = (0..<width).map { Float(1 - 0.02 * Double($0 % 9)) }
+        let beta = (0..<width).map { Float(0.05 * Double($0 % 4)) }
+        var plain = [Float](repeating: 0, count: x.count), recorded = plain, recomputed = plain
+        var mean = [Float](repeating: 0, count: rows), rstd = mean
+        layerNorm(x, &plain, rows: rows, width: width, gamma: gamma, beta: beta, eps: 1e-5)
+        layerNormRecordingStatistics(x, &recorded, rows: rows, width: width, gamma: gamma, beta: beta, eps: 1e-5, mean: &mean, rstd: &rstd)
+        layerNormFromStatistics(x, &recomputed, rows: rows, width: width, gamma: gamma, beta: beta, mean: mean, rstd: rstd)
+        XCTAssertEqual(recorded, plain, isa)
+        XCTAssertEqual(recomputed, plain, isa)
+    }}
+
+    /// Bias plus activation in one pass equals the bias added, then the activation applied.
+    func testFusedBiasActivationEqualsTwoPasses() { forEachKernelISA {
+        let rows = 7, cols = 37  // not a multiple of 16: the padded tail
+        let y0 = (0..<(rows * cols)).map { Float(sin(Double($0) * 0.61) * 5) }
+        let bias = (0..<cols).map { Float(cos(Double($0)) * 0.5) }
+        for act in [nil] + Activation.allCases.map(Optional.some) {
+            var fused = y0, twoPasses = y0
+            addBiasRows(&fused, bias: bias, rows: rows, cols: cols, activation: act)
+            addBiasRows(&twoPasses, bias: bias, rows: rows, cols: cols)
+            for r in 0..<rows { for c in 0..<cols { XCTAssertEqual(twoPasses[r * cols + c], y0[r * cols + c] + bias[c], isa) } }
+            if let act { act.apply(&twoPasses, count: twoPasses.count) }
+            XCTAssertEqual(fused, twoPasses, "\(isa): \(String(describing: act))")
+        }
+    }}
 
     func testLinearForwardAgainstDoubleProduct() {
         let rows = 37, inF = 29, outF = 23
@@ -109,5 +142,15 @@ final class KernelTests: XCTestCase {
                 for k in 1..<parts { XCTAssertEqual(ranges[k].lowerBound, ranges[k - 1].upperBound) }
             }
         }
+    }
+}
+
+/// Runs `body` under every kernel instruction set the CPU supports, then restores the one in use.
+func forEachKernelISA(_ body: () -> Void) {
+    let saved = KernelISA.current
+    defer { KernelISA.force(saved) }
+    for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
+        KernelISA.force(isa)
+        body()
     }
 }
