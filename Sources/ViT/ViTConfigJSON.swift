@@ -1,5 +1,6 @@
 import Foundation
 import Checkpoints
+import Tensor
 
 extension ViTConfig {
     /// The Hugging Face `config.json` for this architecture (as `transformers.ViTConfig(...).to_json_file`
@@ -16,7 +17,7 @@ extension ViTConfig {
             ("architectures", "[\"ViTModel\"]"), ("attention_probs_dropout_prob", "0.0"), ("encoder_stride", "\(patchSize)"),
             ("hidden_act", "\"\(act)\""), ("hidden_dropout_prob", "0.0"), ("hidden_size", "\(hiddenSize)"),
             ("image_size", "\(imageSize)"), ("initializer_range", "0.02"), ("intermediate_size", "\(intermediateSize)"),
-            ("layer_norm_eps", "\(Double(layerNormEps))"), ("model_type", "\"vit\""), ("num_attention_heads", "\(heads)"),
+            ("layer_norm_eps", "\(layerNormEps)"), ("model_type", "\"vit\""), ("num_attention_heads", "\(heads)"),
             ("num_channels", "\(channels)"), ("num_hidden_layers", "\(layers)"), ("patch_size", "\(patchSize)"),
             ("qkv_bias", qkvBias ? "true" : "false"),
         ]
@@ -24,11 +25,20 @@ extension ViTConfig {
     }
 
     /// Writes `config.json` and `model.safetensors` (F32, Hugging Face `ViTModel` names) into `folder`, atomically
-    /// file by file: a folder `deepfake detect --model` and `transformers.ViTModel.from_pretrained` both load.
+    /// file by file: a folder `deepfake detect --model` and `transformers.ViTModel.from_pretrained` (or CoDE's
+    /// `AutoModel.from_pretrained`) both load without a missing or unexpected tensor.
+    ///
+    /// CoDE has no pooler (upstream replaces it by `nn.Identity` and uses `last_hidden_state[:, 0]`), but
+    /// `ViTModel` builds one by default; `pooler.dense` is written as zeros so that it is not reported missing and
+    /// randomly initialised (its `pooler_output` is 0 by construction). `VisionTransformer(folder:)` ignores it.
     public func writeHuggingFaceFolder(_ folder: String, weights: ViTWeights) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try SafeTensorsWriter.write(weights.namedTensors(config: self, naming: .huggingFace), to: folder + "/model.safetensors",
-                                    metadata: ["format": "pt"])
+        let pooler: [(name: String, tensor: Tensor)] = [
+            ("pooler.dense.weight", Tensor(shape: [hiddenSize, hiddenSize], data: [Float](repeating: 0, count: hiddenSize * hiddenSize))),
+            ("pooler.dense.bias", Tensor(shape: [hiddenSize], data: [Float](repeating: 0, count: hiddenSize))),
+        ]
+        try SafeTensorsWriter.write(weights.namedTensors(config: self, naming: .huggingFace) + pooler,
+                                    to: folder + "/model.safetensors", metadata: ["format": "pt"])
         let json = Array(huggingFaceConfigJSON().utf8)
         try writeFileAtomically(folder + "/config.json") { (append) throws(CheckpointError) in try append(json) }
     }

@@ -27,21 +27,8 @@ final class EmbedderParityTests: XCTestCase {
         let files = reference.keys.sorted()
         let embedder = Embedder(model: try VisionTransformer(folder: tinyModel),
                                 options: EmbedderOptions(batchSize: 16, compute: ComputeOptions(threads: 2)))
-        var worst: Float = 0, seen = 0
-        embedder.run(files.map { InputItem(path: images + "/" + $0, error: nil) }) { result in
-            let name = String(result.path.dropFirst(images.count + 1))
-            switch result.embedding {
-            case let .success(values):
-                let diff = zip(values, reference[name]!).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-                worst = max(worst, diff)
-                XCTAssertLessThanOrEqual(diff, 1e-4, name)
-            case let .failure(failure):
-                XCTFail("\(name): \(failure)")
-            }
-            seen += 1
-        }
-        XCTAssertEqual(seen, files.count)
-        print("end-to-end parity over \(seen) images: max abs difference \(worst)")
+        let worst = assertEmbeddings(embedder, folder: images, names: files, reference: reference, tolerance: 1e-4)
+        print("end-to-end parity over \(files.count) images: max abs difference \(worst)")
     }
 }
 
@@ -87,4 +74,29 @@ final class EmbedderRobustnessTests: XCTestCase {
         XCTAssertNil(explicit[0].error, "a file named explicitly is taken whatever its extension")
         XCTAssertNotNil(explicit[1].error)
     }
+}
+
+/// Embeds `names` (files in `folder`) and asserts each embedding is within `tolerance` (max abs) of
+/// `reference[name]` and that every file gave exactly one result; returns the largest difference.
+@discardableResult
+func assertEmbeddings(_ embedder: Embedder, folder: String, names: [String], reference: [String: [Float]], tolerance: Float,
+                      file: StaticString = #filePath, line: UInt = #line) -> Float {
+    var worst: Float = 0, seen = 0
+    embedder.run(names.map { InputItem(path: folder + "/" + $0, error: nil) }) { result in
+        let name = String(result.path.dropFirst(folder.count + 1))
+        seen += 1
+        switch result.embedding {
+        case let .success(values):
+            guard let expected = reference[name], expected.count == values.count else {
+                return XCTFail("\(name): no reference of \(values.count) values", file: file, line: line)
+            }
+            let diff = zip(values, expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            worst = max(worst, diff)
+            XCTAssertLessThanOrEqual(diff, tolerance, name, file: file, line: line)
+        case let .failure(failure):
+            XCTFail("\(name): \(failure)", file: file, line: line)
+        }
+    }
+    XCTAssertEqual(seen, names.count, file: file, line: line)
+    return worst
 }
