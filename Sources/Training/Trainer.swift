@@ -32,16 +32,22 @@ public func decodeRecord(_ sample: Sample) -> Result<DecodedRecord, TrainingErro
     }
 }
 
-/// What one epoch produced.
+/// What one epoch produced, or (epoch −1) what the untrained model measures before epoch 0.
 public struct EpochSummary: Sendable {
+    /// The epoch, from 0; `initialEpoch` (−1) for the untrained model's validation.
     public var epoch: Int
-    public var learningRate: Double
-    public var trainLoss: Double
+    /// The epoch's learning rate and mean contrastive loss (nil for the untrained model: no step was taken).
+    public var learningRate: Double?
+    public var trainLoss: Double?
     /// Per head: accuracy on the clean and the transformed validation records (nil when not run).
     public var cleanAccuracy: [HeadKind: Double]
     public var transformedAccuracy: [HeadKind: Double]
     /// The model-selection metric: the linear head's accuracy on the clean validation set.
     public var selectionMetric: Double { cleanAccuracy[.linear] ?? cleanAccuracy.values.first ?? 0 }
+    /// The `epoch` of the untrained model's row (summary.csv and `Trainer.run`'s result).
+    public static let initialEpoch = -1
+    /// Whether this is the untrained model's validation rather than an epoch's.
+    public var isInitial: Bool { epoch == Self.initialEpoch }
 }
 
 /// Progress of the contrastive steps, for bars and logs.
@@ -53,13 +59,15 @@ public struct StepProgress: Sendable {
 /// CoDE's training loop (code-spec.md §2, §4.3): contrastive steps on resampled training shards, then per
 /// epoch the heads fitted on the linear-train shards and evaluated on the validation shards, early stopping
 /// on the linear head's clean accuracy, checkpoints (`last`, `best`, the last N epochs) written atomically,
-/// and a release folder in the Hugging Face layout. Everything random derives from (seed, epoch, step,
-/// record), so `resume` continues bit for bit.
+/// and a release folder in the Hugging Face layout. Before epoch 0 the untrained model gets the same head
+/// fitting and validation (summary.csv's epoch −1 row), the baseline the epochs are compared with; it is
+/// not a checkpoint and takes no part in model selection. Everything random derives from (seed, epoch,
+/// step, record), so `resume` continues bit for bit, whenever the previous process was killed.
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let log: (String) -> Void
     public let progress: (StepProgress) -> Void
-    private let compute: ComputeOptions
+    private var compute: ComputeOptions
     private let folder: String
 
     public init(configuration: TrainingConfiguration, log: @escaping (String) -> Void = { _ in },
@@ -74,7 +82,9 @@ public final class Trainer {
 
     // MARK: state on disk
 
-    /// What `state.json` records: enough to resume.
+    /// What `state.json` records: enough to resume. It is written after each epoch's checkpoint and
+    /// summary row, and after the untrained model's validation (then with `last` nil: a resume starts again
+    /// from the initial weights, which derive from the seed).
     struct RunState: Codable {
         var epochsDone: Int
         var last: String?
@@ -82,6 +92,11 @@ public final class Trainer {
         var bestMetric: Double
         var badEpochs: Int
         var stopped: Bool
+        /// Whether the untrained model's validation is in summary.csv (nil in runs from before it existed).
+        var initialValidated: Bool?
+        /// The thread count the run computes with: gradients are summed per thread, so a resume keeps it to
+        /// stay bit for bit (nil in runs from before it was recorded).
+        var threads: Int?
     }
 
     private var statePath: String { folder + "/state.json" }
@@ -118,6 +133,8 @@ public final class Trainer {
 
     /// Trains from scratch, or from the last checkpoint when `resume` is true and one exists.
     /// `stopAfterEpoch` ends the run early after that epoch (as if interrupted), for tests and staged runs.
+    /// Returns what this call measured: the untrained model's validation (`epoch` −1) when it ran in this
+    /// call (`initialValidation`, not yet recorded by the run), then each epoch trained.
     @discardableResult
     public func run(resume: Bool = false, stopAfterEpoch: Int? = nil) throws -> [EpochSummary] {
         let fm = FileManager.default
@@ -128,16 +145,34 @@ public final class Trainer {
         try writeText(configuration.yaml, to: folder + "/config.yaml")
         let c = configuration
         let modelConfig = c.model
-        var state = RunState(epochsDone: 0, last: nil, best: nil, bestMetric: 0, badEpochs: 0, stopped: false)
+        var state = RunState(epochsDone: 0, last: nil, best: nil, bestMetric: 0, badEpochs: 0, stopped: false,
+                             threads: compute.threads)
         var weights = ViTInitialization.timm(config: modelConfig, rng: RandomSource(seed: c.seed).derived(0x1417))
         var optimizer = AdamW(parameters: ParameterSet.vit(modelConfig),
                               configuration: AdamWConfiguration(weightDecay: c.weightDecay))
-        if resume, let saved = readState(), let last = saved.last {
+        if resume { removeLeftovers() }
+        if resume, let saved = readState() {
             state = saved
-            let checkpoint = folder + "/checkpoints/" + last
-            weights = try VisionTransformer(folder: checkpoint).weights
-            _ = try optimizer.loadState(from: checkpoint + "/optimizer.safetensors")
-            note("resumed from \(checkpoint) after epoch \(saved.epochsDone)")
+            if let recorded = saved.threads, recorded != compute.threads {
+                if configuration.threads == nil {
+                    compute = ComputeOptions(threads: recorded)
+                    note("resuming with the run's \(recorded) threads (gradients are summed per thread; --threads overrides)")
+                } else {
+                    note("warning: resuming with \(compute.threads) threads where the run used \(recorded): the result will "
+                         + "differ in the last bits from an uninterrupted run")
+                    state.threads = compute.threads
+                }
+            }
+            state.threads = state.threads ?? compute.threads
+            if let last = saved.last {
+                let checkpoint = folder + "/checkpoints/" + last
+                weights = try VisionTransformer(folder: checkpoint).weights
+                _ = try optimizer.loadState(from: checkpoint + "/optimizer.safetensors")
+                try pruneCheckpoints(keeping: [saved.last, saved.best].compactMap { $0 })
+                note("resumed from \(checkpoint) after epoch \(saved.epochsDone)")
+            } else {
+                note("resumed before epoch 0, from the initial weights")
+            }
         } else if fm.fileExists(atPath: statePath) {
             throw TrainingError("\(folder) already holds a run; pass --resume to continue it or choose another --output")
         }
@@ -150,6 +185,18 @@ public final class Trainer {
         if !fm.fileExists(atPath: folder + "/summary.csv") {
             try writeText("epoch,lr,train_loss,eval_accuracy,linear_clean,knn_clean,svm_clean,linear_transf,knn_transf,svm_transf\n",
                           to: folder + "/summary.csv")
+        }
+        // The untrained model's validation: the baseline the epochs are compared with (once per run).
+        if c.initialValidation, state.epochsDone == 0, state.initialValidated != true {
+            let model = VisionTransformer(config: modelConfig, weights: weights)
+            let (_, clean, transformed) = try fitAndValidate(model: model, epoch: EpochSummary.initialEpoch)
+            let summary = EpochSummary(epoch: EpochSummary.initialEpoch, learningRate: nil, trainLoss: nil,
+                                       cleanAccuracy: clean, transformedAccuracy: transformed)
+            summaries.append(summary)
+            try appendSummary(summary)
+            state.initialValidated = true
+            try writeState(state)
+            note("initial model (untrained): linear accuracy \(String(format: "%.4f", summary.selectionMetric))")
         }
         for epoch in state.epochsDone..<c.epochs {
             let lr = schedule.learningRate(epoch: epoch)
@@ -164,14 +211,17 @@ public final class Trainer {
             let improved = state.best == nil || metric > state.bestMetric
             if improved { state.bestMetric = metric; state.badEpochs = 0 } else if metric < state.bestMetric { state.badEpochs += 1 }
             let name = String(format: "epoch-%04d", epoch)
+            // Checkpoint, summary row, then the state that points at them; pruning last, so that a kill at
+            // any moment leaves state.json naming complete checkpoints (a resume redoes an unrecorded epoch
+            // bit for bit and replaces its row).
             try saveCheckpoint(name: name, config: modelConfig, weights: weights, optimizer: optimizer, heads: heads)
+            try appendSummary(summary)
             state.epochsDone = epoch + 1
             state.last = name
             if improved { state.best = name }
             state.stopped = c.earlyStopping && state.badEpochs >= c.patienceEpochs
-            try pruneCheckpoints(keeping: [state.last, state.best].compactMap { $0 })
             try writeState(state)
-            try appendSummary(summary)
+            try pruneCheckpoints(keeping: [state.last, state.best].compactMap { $0 })
             note("epoch \(epoch): lr \(String(format: "%.6g", lr)), loss \(String(format: "%.5f", loss)), "
                  + "linear accuracy \(String(format: "%.4f", metric)) (best \(String(format: "%.4f", state.bestMetric)) at \(state.best ?? "-"))"
                  + (state.stopped ? ", early stopping" : ""))
@@ -364,14 +414,32 @@ public final class Trainer {
         }
     }
 
+    /// Adds `s`'s row to summary.csv, dropping any row of this or a later epoch (left by a killed process
+    /// whose state.json had not recorded it; the resumed run recomputes it identically). The untrained
+    /// model's row has epoch −1 and empty lr and train_loss.
     private func appendSummary(_ s: EpochSummary) throws {
         func v(_ x: Double?) -> String { x.map { String(format: "%.6f", $0) } ?? "" }
-        let line = "\(s.epoch),\(s.learningRate),\(s.trainLoss),\(v(s.selectionMetric)),"
+        let line = "\(s.epoch),\(s.learningRate.map { "\($0)" } ?? ""),\(s.trainLoss.map { "\($0)" } ?? ""),\(v(s.selectionMetric)),"
             + [HeadKind.linear, .knn, .svm].map { v(s.cleanAccuracy[$0]) }.joined(separator: ",") + ","
             + [HeadKind.linear, .knn, .svm].map { v(s.transformedAccuracy[$0]) }.joined(separator: ",") + "\n"
         let path = folder + "/summary.csv"
         let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        try writeText(old + line, to: path)
+        let kept = old.split(separator: "\n").filter { row in
+            guard let epoch = Int(row.prefix { $0 != "," }) else { return true }  // the header
+            return epoch < s.epoch
+        }
+        try writeText(kept.map { $0 + "\n" }.joined() + line, to: path)
+    }
+
+    /// On resume: removes what a killed process can leave half-written (`checkpoints/*.tmp`, `release.tmp`,
+    /// the atomic writer's `*.tmp-<pid>` files). None of it is ever read; the work is redone.
+    private func removeLeftovers() {
+        let fm = FileManager.default
+        for dir in [folder, folder + "/checkpoints"] {
+            for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] where name.hasSuffix(".tmp") || name.contains(".tmp-") {
+                try? fm.removeItem(atPath: dir + "/" + name)
+            }
+        }
     }
 
     /// `release/`: the best checkpoint's backbone and heads, the folder `deepfake detect --model` and

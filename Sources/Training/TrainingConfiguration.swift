@@ -23,6 +23,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var linearRecords: Int? = 9600, validationRecords: Int? = 4800
     public var shuffleBuffer = 1000
     // Selection and outputs.
+    /// Fit the heads on the untrained model and validate it before epoch 0 (summary.csv's epoch −1 row).
+    public var initialValidation = true
     public var earlyStopping = true, patienceEpochs = 6
     public var keepCheckpoints = 10
     public var output = "runs/training_code"
@@ -117,6 +119,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         case "data-len-linear": linearRecords = try int() < 0 ? nil : try int()
         case "data-len-eval": validationRecords = try int() < 0 ? nil : try int()
         case "shuffle-buffer": shuffleBuffer = try int()
+        case "initial-validation": initialValidation = try bool()
         case "early-stopping": earlyStopping = try bool()
         case "patience-epochs": patienceEpochs = try int()
         case "checkpoint-hist", "keep-checkpoints": keepCheckpoints = try int()
@@ -154,7 +157,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
             ("train-shards", list(trainShards)), ("linear-train-shards", list(linearTrainShards)),
             ("val-shards-no-augm", list(validationShards)), ("val-shards-augm", list(validationTransformedShards)),
             ("data-len-linear", "\(linearRecords ?? -1)"), ("data-len-eval", "\(validationRecords ?? -1)"),
-            ("shuffle-buffer", "\(shuffleBuffer)"), ("early-stopping", "\(earlyStopping)"),
+            ("shuffle-buffer", "\(shuffleBuffer)"), ("initial-validation", "\(initialValidation)"),
+            ("early-stopping", "\(earlyStopping)"),
             ("patience-epochs", "\(patienceEpochs)"), ("keep-checkpoints", "\(keepCheckpoints)"), ("output", output),
         ]
         return lines.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n"

@@ -14,7 +14,9 @@ struct Train: ParsableCommand {
             Each epoch: --steps contrastive steps of --batch-size records (8 views each) with AdamW and \
             timm's cosine schedule, then the linear, k-NN and one-class SVM heads fitted on the \
             linear-train shards and measured on the validation shards; early stopping on the linear \
-            head's clean accuracy. The run folder gets summary.csv, config.yaml, train.log, \
+            head's clean accuracy. Before epoch 0 the untrained model is measured the same way (the \
+            baseline; summary.csv's epoch -1 row; --no-initial-validation skips it). The run folder gets \
+            summary.csv, config.yaml, train.log, \
             checkpoints/epoch-NNNN (atomic; last, best and the newest --keep kept), state.json, and at the \
             end release/: config.json, model.safetensors and heads/ for `deepfake detect --model`.
 
@@ -45,6 +47,7 @@ struct Train: ParsableCommand {
     @Option(help: "Model size: image size (the patch, width, depth, heads and MLP keys are in the YAML).") var imageSize: Int?
     @Option(help: "Seed.") var seed: Int?
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Flag(inversion: .prefixedNo, help: "Validate the untrained model before epoch 0 (default: on).") var initialValidation: Bool?
     @Flag(help: "Continue the run in --output from its last checkpoint, bit for bit.") var resume = false
     @Option(help: .hidden) var stopAfterEpoch: Int?
 
@@ -74,6 +77,7 @@ struct Train: ParsableCommand {
             try set("image-size", imageSize.map { ["\($0)"] })
             try set("seed", seed.map { ["\($0)"] })
             try set("threads", threads.map { ["\($0)"] })
+            try set("initial-validation", initialValidation.map { ["\($0)"] })
             try c.validate()
         } catch {
             throw ValidationError("\(error)")

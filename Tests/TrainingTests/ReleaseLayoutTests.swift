@@ -16,10 +16,11 @@ final class ReleaseLayoutTests: XCTestCase {
         let root = NSTemporaryDirectory() + "/release-layout-\(UUID().uuidString)"
         defer { try? fm.removeItem(atPath: root) }
         try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
-        // Shards of smooth gradients (real) and the same with a checkerboard (fake), from the end-to-end test.
-        try TrainEndToEndTests.writeShard(root + "/train.tar", records: 0..<16)
-        try TrainEndToEndTests.writeShard(root + "/linear.tar", records: 100..<116)
-        try TrainEndToEndTests.writeShard(root + "/val.tar", records: 200..<208)
+        // Shards of smooth gradients (real) and others with a checkerboard (fake), the end-to-end test's data.
+        let images = SyntheticImages()
+        try images.writeShard(root + "/train.tar", records: 0..<16)
+        try images.writeShard(root + "/linear.tar", records: 100..<116)
+        try images.writeShard(root + "/val.tar", records: 200..<208)
 
         // The fixture's architecture, read from its config.json.
         let model = try ViTConfig(contentsOf: Self.fixture + "/config.json")
