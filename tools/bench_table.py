@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the benchmark tables: Swift figures beside the Python reference's, with ratios (standard library only).
 
-    python3 tools/bench_table.py bench-out/swift.jsonl bench-out/python.json [THREADS]
+    python3 tools/bench_table.py bench-out/swift.jsonl bench-out/python.json [THREADS [bench-out/scaling.jsonl]]
 
 One Markdown table per workload group (only the groups either side measured), then peak resident memory per
 case, the machine and the library versions. Ratios are Swift / Python: above 1 means Swift is faster (for
@@ -65,7 +65,24 @@ def table(header, rows):
     print()
 
 
-def main(swift_path, python_path, threads):
+def scaling_table(path):
+    """Swift throughput per thread count (scripts/bench's scaling workload), with speed-up over 1 thread."""
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    if not rows:
+        return
+    print("### Scaling with cores (Swift)")
+    print()
+    out = []
+    for case, label in (("vit_forward_b32", "ViT-Tiny forward, batch 32"), ("detect_folder", "folder detection")):
+        base = next((r["images_per_s"] for r in rows if r["case"] == case and r["threads"] == 1), None)
+        for r in rows:
+            if r["case"] == case:
+                out.append([label, str(r["threads"]), fmt(r["images_per_s"]), ratio(r["images_per_s"], base),
+                            fmt(r.get("peak_rss_mib"), 0)])
+    table(["workload", "threads", "img/s", "vs 1 thread", "peak RSS MiB"], out)
+
+
+def main(swift_path, python_path, threads, scaling_path=None):
     swift = {}
     if os.path.exists(swift_path):
         for line in open(swift_path):
@@ -159,6 +176,15 @@ def main(swift_path, python_path, threads):
         print()
         table(["case", "Swift", "Python", "Swift / Python", "note"], rss_rows)
 
+    d = swift.get("detect_folder")
+    if d and d.get("images_processed"):
+        print(f"Swift detect_folder memory: peak RSS {d['peak_rss_after_first_pass_mib']:.0f} MiB after the first "
+              f"{d['images']} images, {d['peak_rss_mib']:.0f} MiB after {d['images_processed']} (the pipeline streams)")
+        print()
+
+    if scaling_path and os.path.exists(scaling_path):
+        scaling_table(scaling_path)
+
     versions = [swift_version()] + debian_versions([
         ("oneDNN", ["libdnnl-dev", "libdnnl3", "libdnnl2"]), ("OpenBLAS", ["libopenblas-dev"]),
         ("libjpeg-turbo", ["libjpeg62-turbo-dev"]), ("libpng", ["libpng-dev"]), ("libwebp", ["libwebp-dev"]),
@@ -173,4 +199,4 @@ def main(swift_path, python_path, threads):
 if __name__ == "__main__":
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "?")
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "?", sys.argv[4] if len(sys.argv) > 4 else None)

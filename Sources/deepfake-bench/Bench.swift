@@ -207,7 +207,8 @@ func runDetectFolder() {
     let detector = Detector(embedder: Embedder(model: loaded.backbone, options: EmbedderOptions(batchSize: 32, compute: options)),
                             heads: loaded.heads)
     let items = expandInputs([folder]).filter { $0.error == nil }
-    var fake = 0, failed = 0
+    var fake = 0, failed = 0, passes = 0
+    var firstPassRSS = 0.0  // peak after one pass over the folder: memory must not grow with later passes
     let t = measure(seconds: args.seconds) {
         fake = 0; failed = 0
         detector.run(items) { r in
@@ -216,10 +217,13 @@ func runDetectFolder() {
             case .failure: failed += 1
             }
         }
+        passes += 1
+        if passes == 1 { firstPassRSS = peakResidentMiB() }
     }
     emit(["case": "detect_folder", "impl": "swift", "threads": args.threads, "batch": 32, "images": items.count,
           "failed": failed, "fake": fake, "head": "linear", "model": modelFolder,
           "images_per_s": Double(items.count) / t.median, "s_per_pass": t.median, "runs": t.runs,
+          "images_processed": passes * items.count, "peak_rss_after_first_pass_mib": firstPassRSS,
           "peak_rss_mib": peakResidentMiB()])
 }
 
