@@ -20,3 +20,24 @@ public struct RGBImage: Sendable, Equatable {
         self.pixels = pixels
     }
 }
+
+extension RGBImage {
+    /// A `width`×`height` image whose pixel (x, y) is this image's pixel `source(x, y)`: flips, transposes and
+    /// other exact pixel permutations.
+    @inlinable
+    public func remapped(width newWidth: Int, height newHeight: Int, _ source: (_ x: Int, _ y: Int) -> (x: Int, y: Int)) -> RGBImage {
+        var out = [UInt8](repeating: 0, count: newWidth * newHeight * 3)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<newHeight {
+                    for x in 0..<newWidth {
+                        let (sx, sy) = source(x, y)
+                        let s = (sy * width + sx) * 3, d = (y * newWidth + x) * 3
+                        dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]
+                    }
+                }
+            }
+        }
+        return RGBImage(width: newWidth, height: newHeight, pixels: out)
+    }
+}

@@ -1,6 +1,7 @@
 // CoDE's training augmentations (spec §3.5, upstream `MassiveTransform`): up to `num_transform`
-// distinct operations drawn from a list and applied in list order. Only a few exact operations
-// exist so far (horizontal flip, grayscale, JPEG re-encode); the other augly operations come later.
+// distinct operations drawn from upstream's list of 19 and applied in list order. Each operation
+// reproduces augly 1.0.0 / Pillow / torchvision byte for byte (AugmentationsColor, AugmentationsGeometry,
+// AugmentationsSpatial and the three here: horizontal flip, grayscale, JPEG re-encode).
 
 import Imaging
 
@@ -72,20 +73,7 @@ public struct JPEGReencode: Augmentation {
 extension RGBImage {
     /// The image mirrored left to right (Pillow `transpose(Image.FLIP_LEFT_RIGHT)`).
     public func flippedHorizontally() -> RGBImage {
-        var out = [UInt8](repeating: 0, count: pixels.count)
-        let w = width
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<height {
-                    let row = y * w * 3
-                    for x in 0..<w {
-                        let s = row + x * 3, d = row + (w - 1 - x) * 3
-                        dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]
-                    }
-                }
-            }
-        }
-        return RGBImage(width: width, height: height, pixels: out)
+        remapped(width: width, height: height) { x, y in (width - 1 - x, y) }
     }
 
     /// Pillow's `convert("L").convert("RGB")`: each pixel replaced by its luma
@@ -115,19 +103,7 @@ extension RGBImage {
         precondition(box.top >= 0 && box.left >= 0 && box.height >= 0 && box.width >= 0
                      && box.top + box.height <= height && box.left + box.width <= width,
                      "crop box \(box) outside a \(width)x\(height) image")
-        var out = [UInt8](repeating: 0, count: box.width * box.height * 3)
-        let rowBytes = box.width * 3
-        if rowBytes > 0 {
-            pixels.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dst in
-                    for r in 0..<box.height {
-                        let from = src.baseAddress! + ((box.top + r) * width + box.left) * 3
-                        (dst.baseAddress! + r * rowBytes).update(from: from, count: rowBytes)
-                    }
-                }
-            }
-        }
-        return RGBImage(width: box.width, height: box.height, pixels: out)
+        return croppedFillingBlack(left: box.left, top: box.top, right: box.left + box.width, bottom: box.top + box.height)
     }
 }
 
@@ -137,8 +113,8 @@ extension RGBImage {
 /// view is not augmented (upstream draws them before checking `transform`), which keeps the random
 /// streams of augmented and clean views alike.
 ///
-/// With fewer operations than `n` in the list, all of them are candidates (`min(n, count)` are drawn);
-/// the default list is empty until the augly operations exist.
+/// With fewer operations than `n` in the list, all of them are candidates (`min(n, count)` are drawn).
+/// `MassiveTransform.upstream()` is CoDE's; `MassiveTransform()` has no operations (no augmentation).
 public struct MassiveTransform: Sendable {
     /// The operations, in upstream's index order.
     public var operations: [any Augmentation]
@@ -152,8 +128,24 @@ public struct MassiveTransform: Sendable {
         self.maxOperations = maxOperations
     }
 
-    /// The example operations implemented so far (not upstream's list of 19): flip, grayscale, JPEG.
+    /// Three of the operations (flip, grayscale, JPEG): a small list for tests and examples.
     public static let examples = MassiveTransform(operations: [HorizontalFlip(), Grayscale(), JPEGReencode()], maxOperations: 2)
+
+    /// Upstream's 19 operations in its index order (spec §3.5), each with upstream's range or levels:
+    /// 0 blur, 1 brightness, 2 aspect ratio, 3 pixelization, 4 rotation, 5 contrast, 6 saturation,
+    /// 7 JPEG quality, 8 grayscale, 9 horizontal flip, 10 opacity, 11 overlay stripes, 12 pad, 13 resize,
+    /// 14 random crop, 15 scale, 16 sharpen, 17 shuffle pixels, 18 skew.
+    public static var upstreamOperations: [any Augmentation] {
+        [RandomBlur(), RandomBrightness(), RandomAspectRatio(), RandomPixelization(), RandomRotation(),
+         Contrast(), Saturation(), JPEGReencode(), Grayscale(), HorizontalFlip(), Opacity(), OverlayStripes(),
+         Pad(), Resize(), RandomCrop(), Scale(), Sharpen(), ShufflePixels(), Skew()]
+    }
+
+    /// CoDE's training augmentations: upstream's 19 operations, at most `maxOperations` per view
+    /// (upstream's `--num_transform`; CoDE's training script uses 2).
+    public static func upstream(maxOperations: Int = 2) -> MassiveTransform {
+        MassiveTransform(operations: upstreamOperations, maxOperations: maxOperations)
+    }
 
     /// Draws `n` and the operation indices (sorted ascending).
     public func drawOperations(rng: inout RandomSource) -> [Int] {
@@ -165,8 +157,19 @@ public struct MassiveTransform: Sendable {
     public func apply(_ image: RGBImage, transform: Bool, rng: inout RandomSource) -> RGBImage {
         let chosen = drawOperations(rng: &rng)
         guard transform else { return image }
+        return apply(chosen, to: image, rng: &rng)
+    }
+
+    /// Applies the operations at `chosen` in order. An operation that would leave an empty image (a rotation
+    /// of a picture a few pixels wide can: its max-area rectangle rounds to nothing, where upstream's next
+    /// Pillow call would raise) is skipped, its random draws still consumed, so a tiny input cannot stop a
+    /// training run.
+    public func apply(_ chosen: [Int], to image: RGBImage, rng: inout RandomSource) -> RGBImage {
         var out = image
-        for index in chosen { out = operations[index].apply(out, rng: &rng) }
+        for index in chosen {
+            let next = operations[index].apply(out, rng: &rng)
+            if next.width > 0 && next.height > 0 || out.width == 0 || out.height == 0 { out = next }
+        }
         return out
     }
 }

@@ -323,6 +323,7 @@ public final class Trainer {
         global.size = size; local.size = size
         global.scale = c.globalCropScale; local.scale = c.localCropScale
         return CoDEViewConfiguration(globalCrop: global, localCrop: local,
+                                     augmentations: .upstream(maxOperations: c.numTransform), useTransform: c.dataAugmentation,
                                      preprocessing: .resizeThenCenterCrop(resize: Int(Double(size) / 0.9), crop: size))
     }
 

@@ -13,6 +13,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var temperature = 0.1
     public var loss: LossVariant = .intended
     public var globalCropScale = 0.4...1.0, localCropScale = 0.05...0.4
+    /// Upstream's `--num_transform` (2 in CoDE's training script): at most this many augmentations per view.
+    public var numTransform = 2
+    /// Upstream's `use_transform`; `--no-data-augmentation` turns the augmentations off.
+    public var dataAugmentation = true
     public var seed: UInt64 = 42
     // Data: shard specs (brace patterns, .shards list files, paths).
     public var trainShards: [String] = []
@@ -112,6 +116,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         case "global-crops-scale": globalCropScale = try range()
         case "local-crops-scale": localCropScale = try range()
         case "seed": seed = UInt64(try int())
+        case "num-transform": numTransform = try int()
+        case "data-augmentation": dataAugmentation = try bool()
+        case "no-data-augmentation": dataAugmentation = try !bool()
         case "train-shards": trainShards = value
         case "linear-train-shards": linearTrainShards = value
         case "val-shards-no-augm", "validation-shards": validationShards = value
@@ -133,6 +140,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Checks the values fit together.
     public func validate() throws {
         try model.validate(source: "training configuration")
+        if numTransform < 0 { throw TrainingError("num-transform must be ≥ 0") }
         if epochs < 1 || stepsPerEpoch < 1 || batchSize < 2 || gradientAccumulation < 1 {
             throw TrainingError("epochs and steps per epoch must be ≥ 1, batch size ≥ 2 (negatives need another record), accumulation ≥ 1")
         }
@@ -154,6 +162,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             ("clip-grad", clipGradient.map { "\($0)" } ?? "none"), ("infonce-loss-temperature", "\(temperature)"),
             ("loss", loss.rawValue), ("global-crops-scale", "[\(globalCropScale.lowerBound), \(globalCropScale.upperBound)]"),
             ("local-crops-scale", "[\(localCropScale.lowerBound), \(localCropScale.upperBound)]"), ("seed", "\(seed)"),
+            ("num-transform", "\(numTransform)"), ("data-augmentation", "\(dataAugmentation)"),
             ("train-shards", list(trainShards)), ("linear-train-shards", list(linearTrainShards)),
             ("val-shards-no-augm", list(validationShards)), ("val-shards-augm", list(validationTransformedShards)),
             ("data-len-linear", "\(linearRecords ?? -1)"), ("data-len-eval", "\(validationRecords ?? -1)"),

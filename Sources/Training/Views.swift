@@ -148,7 +148,7 @@ public struct CoDEViewConfiguration: Sendable {
     public var globalCrop: RandomResizedCrop
     /// Local crop, `RandomResizedCrop(224, scale=(0.05, 0.4), ratio=(3/4, 4/3), BICUBIC)`.
     public var localCrop: RandomResizedCrop
-    /// The augmentation choice (empty list by default, i.e. no augmentation yet).
+    /// The augmentation choice (upstream's 19 operations, at most 2 per view, by default).
     public var augmentations: MassiveTransform
     /// Upstream's `use_transform` (true in training; `--no-data-augmentation` turns it off).
     public var useTransform: Bool
@@ -161,7 +161,7 @@ public struct CoDEViewConfiguration: Sendable {
     public var normalization: Normalization
 
     public init(globalCrop: RandomResizedCrop = .codeGlobal, localCrop: RandomResizedCrop = .codeLocal,
-                augmentations: MassiveTransform = MassiveTransform(), useTransform: Bool = true,
+                augmentations: MassiveTransform = .upstream(), useTransform: Bool = true,
                 doubleContrastive: Bool = true, preprocessing: Preprocessing = .trainingEval,
                 normalization: Normalization = .imageNet) {
         self.globalCrop = globalCrop; self.localCrop = localCrop; self.augmentations = augmentations
@@ -169,7 +169,7 @@ public struct CoDEViewConfiguration: Sendable {
         self.preprocessing = preprocessing; self.normalization = normalization
     }
 
-    /// CoDE's training configuration (with the augmentations implemented so far: none).
+    /// CoDE's training configuration.
     public static let code = CoDEViewConfiguration()
 
     /// Floats per view: `3 · crop · crop` (150,528 for CoDE).
@@ -215,7 +215,7 @@ public struct CoDEViewBuilder: Sendable {
         var current = image
         if let crop = view.crop(c) { current = crop.apply(current, rng: &rng) }
         if view.isAugmented && c.useTransform {
-            for index in chosen { current = c.augmentations.operations[index].apply(current, rng: &rng) }
+            current = c.augmentations.apply(chosen, to: current, rng: &rng)
         }
         c.preprocessing.apply(current, normalization: c.normalization, into: into)
     }

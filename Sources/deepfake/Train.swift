@@ -47,6 +47,8 @@ struct Train: ParsableCommand {
     @Option(help: "Model size: image size (the patch, width, depth, heads and MLP keys are in the YAML).") var imageSize: Int?
     @Option(help: "Seed.") var seed: Int?
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(help: "At most this many of the 19 augmentations per view (upstream's --num_transform; default 2).") var numTransform: Int?
+    @Flag(inversion: .prefixedNo, help: "Augment the augmented and cropped views (default: on; upstream's --no-data-augmentation).") var dataAugmentation: Bool?
     @Flag(inversion: .prefixedNo, help: "Validate the untrained model before epoch 0 (default: on).") var initialValidation: Bool?
     @Flag(help: "Continue the run in --output from its last checkpoint, bit for bit.") var resume = false
     @Option(help: .hidden) var stopAfterEpoch: Int?
@@ -77,6 +79,8 @@ struct Train: ParsableCommand {
             try set("image-size", imageSize.map { ["\($0)"] })
             try set("seed", seed.map { ["\($0)"] })
             try set("threads", threads.map { ["\($0)"] })
+            try set("num-transform", numTransform.map { ["\($0)"] })
+            try set("data-augmentation", dataAugmentation.map { ["\($0)"] })
             try set("initial-validation", initialValidation.map { ["\($0)"] })
             try c.validate()
         } catch {

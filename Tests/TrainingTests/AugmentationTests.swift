@@ -119,4 +119,45 @@ final class AugmentationTests: XCTestCase {
         let one = MassiveTransform(operations: [HorizontalFlip()], maxOperations: 2)
         for _ in 0..<20 { XCTAssertLessThanOrEqual(one.drawOperations(rng: &r).count, 1) }
     }
+
+    /// Upstream's list (spec §3.5): 19 operations in its index order.
+    func testUpstreamListHasTheNineteenOperationsInOrder() {
+        XCTAssertEqual(MassiveTransform.upstream().operations.map(\.name), [
+            "blur", "brightness", "aspect_ratio", "pixelization", "rotation", "contrast", "saturation", "jpeg_quality",
+            "grayscale", "hflip", "opacity", "overlay_stripes", "pad", "resize", "random_crop", "scale", "sharpen",
+            "shuffle_pixels", "skew",
+        ])
+        XCTAssertEqual(MassiveTransform.upstream().maxOperations, 2)
+        XCTAssertEqual(MassiveTransform.upstream(maxOperations: 1).maxOperations, 1)
+    }
+
+    /// Every operation, alone and through the full view pipeline, on images from 1×1 up: no crash, and every
+    /// view comes out at the crop size with finite values (a rotation can leave an empty image, which the view
+    /// pipeline must survive as it survives any other size).
+    func testEveryOperationAndTheViewPipelineHandleAnyImageSize() {
+        let sizes = [(1, 1), (2, 3), (9, 1), (37, 23), (300, 200)]
+        let images = sizes.map { w, h in RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }) }
+        var rng = RandomSource(seed: 3)
+        for op in MassiveTransform.upstream().operations {
+            for image in images {
+                for _ in 0..<3 {
+                    let out = op.apply(image, rng: &rng)
+                    XCTAssertEqual(out.pixels.count, out.width * out.height * 3, "\(op.name) on \(image.width)x\(image.height)")
+                }
+            }
+        }
+        var configuration = CoDEViewConfiguration()
+        configuration.augmentations = .upstream(maxOperations: 19)  // every operation in every augmented view
+        let builder = CoDEViewBuilder(configuration)
+        for (i, image) in images.enumerated() {
+            for record in 0..<4 {
+                let (_, views) = builder.makeViews(real: image, fakes: [images[(i + 1) % images.count]],
+                                                   rng: RandomSource(seed: 8).derived(UInt64(i), UInt64(record)))
+                for (view, values) in views {
+                    XCTAssertEqual(values.count, configuration.viewFloatCount, "\(view)")
+                    XCTAssertTrue(values.allSatisfy(\.isFinite), "\(view) of a \(image.width)x\(image.height) image")
+                }
+            }
+        }
+    }
 }
