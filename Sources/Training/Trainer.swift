@@ -54,6 +54,15 @@ public struct EpochSummary: Sendable {
 public struct StepProgress: Sendable {
     public var epoch: Int, step: Int, steps: Int
     public var loss: Double, learningRate: Double, imagesPerSecond: Double
+    /// Epochs in the run, and seconds since this epoch's first step began.
+    public var epochs: Int = 0, elapsed: Double = 0
+
+    /// Seconds left in this epoch's steps, at this epoch's pace so far.
+    public var epochSecondsLeft: Double { step > 0 ? elapsed / Double(step) * Double(steps - step) : 0 }
+    /// Seconds left in the run's remaining steps at this pace (head fitting and validation not included).
+    public var runSecondsLeft: Double {
+        step > 0 ? epochSecondsLeft + elapsed / Double(step) * Double(steps) * Double(max(0, epochs - epoch - 1)) : 0
+    }
 }
 
 /// CoDE's training loop (code-spec.md §2, §4.3): contrastive steps on resampled training shards, then per
@@ -309,7 +318,8 @@ public final class Trainer {
             let elapsed = Date().timeIntervalSince(start)
             progress(StepProgress(epoch: epoch, step: s + 1, steps: c.stepsPerEpoch, loss: total / Double(s + 1),
                                   learningRate: learningRate,
-                                  imagesPerSecond: Double((s + 1) * 8 * b * c.gradientAccumulation) / max(elapsed, 1e-9)))
+                                  imagesPerSecond: Double((s + 1) * 8 * b * c.gradientAccumulation) / max(elapsed, 1e-9),
+                                  epochs: c.epochs, elapsed: elapsed))
         }
         if report.counts.samplesSkipped > 0 || report.counts.shardsFailed > 0 { note("data: \(report.counts)") }
         return total / Double(c.stepsPerEpoch)

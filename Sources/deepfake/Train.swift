@@ -88,7 +88,13 @@ struct Train: ParsableCommand {
         }
         let tty = isatty(2) == 1
         let trainer = try Trainer(configuration: c, log: { line in printError(line) }, progress: { p in
-            let text = "epoch \(p.epoch) step \(p.step)/\(p.steps)  loss \(String(format: "%.4f", p.loss))  lr \(String(format: "%.3g", p.learningRate))  \(String(format: "%.1f", p.imagesPerSecond)) img/s"
+            let stats = "loss \(String(format: "%.4f", p.loss))  lr \(String(format: "%.3g", p.learningRate))  "
+                + "\(String(format: "%.1f", p.imagesPerSecond)) img/s  ETA epoch \(duration(p.epochSecondsLeft)), "
+                + "run \(duration(p.runSecondsLeft)) (steps only)"
+            let width = 24, filled = width * p.step / max(1, p.steps)
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let text = tty ? "epoch \(p.epoch + 1)/\(p.epochs) \(bar) \(p.step)/\(p.steps)  " + stats
+                           : "epoch \(p.epoch) step \(p.step)/\(p.steps)  " + stats
             if tty {
                 FileHandle.standardError.write(("\r\u{1B}[K" + text + (p.step == p.steps ? "\n" : "")).data(using: .utf8)!)
             } else if p.step == p.steps || p.step % 50 == 0 {
@@ -102,4 +108,12 @@ struct Train: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// `1h02m`, `3m05s` or `42s`.
+func duration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    if s >= 3600 { return String(format: "%dh%02dm", s / 3600, s % 3600 / 60) }
+    if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+    return "\(s)s"
 }
