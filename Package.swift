@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints"]),
         .testTarget(name: "HubTests", dependencies: ["Hub"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "Hub"]),
-        .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "WebDataset"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset", "Hub"]),
     ]
 )

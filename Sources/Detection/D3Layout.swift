@@ -381,3 +381,10 @@ public struct EvaluationDataset: Sendable {
     /// `paths` as inputs for `Embedder.run`.
     public var inputItems: [InputItem] { paths.map { InputItem(path: $0) } }
 }
+
+extension EvaluationDataset {
+    /// A dataset from pairs over images already listed in `paths` (the pairs' indices point into it).
+    public init(pairs: [Pair], paths: [String], warnings: [String] = []) {
+        self.pairs = pairs; self.paths = paths; self.warnings = warnings
+    }
+}

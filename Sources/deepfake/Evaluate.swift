@@ -13,6 +13,7 @@ struct Evaluate: ParsableCommand {
             (8 pairs, keyed as upstream: augm_gen0_and_real, augm_gen_1, ...)
               --real R --fake F  explicit pairs (repeat both; --name names them, default pair-N)
               --pairs FILE.yaml  a list of `- key: NAME / real: DIR / fake: DIR` entries (paths relative to the file)
+              --shards SPEC      D3 records in WebDataset shards (`deepfake shards create`; a brace pattern, a             .shards list or URLs; ROOT may be such a spec too): each record's real image against each gen_K, one             pair per generator keyed as upstream keys the --subset (default shards: shards_gen0_and_real,             shards_gen_1, ...); read once, as a stream
             Every image extension is read, in any case (JPEG, PNG, BMP, GIF, TIFF, WebP). Each image is \
             embedded once, whatever the number of pairs and heads.
 
@@ -27,6 +28,7 @@ struct Evaluate: ParsableCommand {
               deepfake evaluate d3_test/ --output results/
               deepfake evaluate --heads linear,svm --real photos/ --fake generated/ --name mine
               deepfake evaluate --pairs pairs.yaml --model ./CoDE --output results/
+              deepfake evaluate --shards 'val-no-augm-{0000..0009}.tar' --subset no_augm --model runs/code/release
 
             Exit status: 0 done (images that fail to decode are listed and left out of the metrics); \
             2 the model could not be loaded; 3 the pairs could not be read; 64 usage error.
@@ -53,14 +55,27 @@ struct Evaluate: ParsableCommand {
     @Option(help: "A folder for evaluation.json, scores.csv, acc0_<head>.txt and the plots.")
     var output: String?
 
+    @Option(help: "D3 record shards to evaluate (repeatable; brace patterns, .shards lists, URLs).")
+    var shards: [String] = []
+
+    @Option(help: "The subset name in the pair keys of shard evaluations (e.g. no_augm, augm).")
+    var subset: String = "shards"
+
     @OptionGroup var pipeline: PipelineOptions
 
-    @Argument(help: "A D3 test root ({augm,no_augm}/{real,gen_0..gen_3}).")
+    @Argument(help: "A D3 test root ({augm,no_augm}/{real,gen_0..gen_3}), or a shard spec of D3 records.")
     var root: String?
 
+    /// The shard specs to evaluate: --shards, or ROOT when it names shards; empty for folder pairs.
+    var shardSpecs: [String] {
+        if !shards.isEmpty { return shards }
+        if let root, isShardSpec(root) { return [root] }
+        return []
+    }
+
     func validate() throws {
-        let sources = [root != nil, !real.isEmpty || !fake.isEmpty, pairs != nil].filter { $0 }.count
-        if sources != 1 { throw ValidationError("give exactly one of: ROOT, --real/--fake pairs, --pairs FILE") }
+        let sources = [root != nil, !real.isEmpty || !fake.isEmpty, pairs != nil, !shards.isEmpty].filter { $0 }.count
+        if sources != 1 { throw ValidationError("give exactly one of: ROOT, --real/--fake pairs, --pairs FILE, --shards SPEC") }
         if real.count != fake.count { throw ValidationError("--real and --fake must be given the same number of times") }
         if !name.isEmpty && name.count != real.count { throw ValidationError("give one --name per --real/--fake pair") }
         _ = try headKinds()
@@ -76,24 +91,26 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let dataset: EvaluationDataset
-        do {
-            let list: [EvaluationPair]
-            if let root {
-                let found = try D3Layout.discover(root: root)
-                for missing in found.missingFolders { printError("warning: \(root): no folder \(missing); its pairs are skipped") }
-                list = found.pairs
-            } else if let pairs {
-                list = try D3Layout.loadPairsYAML(path: pairs)
-            } else {
-                list = try D3Layout.explicitPairs(real: real, fake: fake, names: name.map { Optional($0) })
+        var dataset: EvaluationDataset?
+        if shardSpecs.isEmpty {
+            do {
+                let list: [EvaluationPair]
+                if let root {
+                    let found = try D3Layout.discover(root: root)
+                    for missing in found.missingFolders { printError("warning: \(root): no folder \(missing); its pairs are skipped") }
+                    list = found.pairs
+                } else if let pairs {
+                    list = try D3Layout.loadPairsYAML(path: pairs)
+                } else {
+                    list = try D3Layout.explicitPairs(real: real, fake: fake, names: name.map { Optional($0) })
+                }
+                dataset = try EvaluationDataset(pairs: list)
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode(3)
             }
-            dataset = try EvaluationDataset(pairs: list)
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(3)
+            for warning in dataset!.warnings { printError("warning: \(warning)") }
         }
-        for warning in dataset.warnings { printError("warning: \(warning)") }
 
         let detector: Detector
         do {
@@ -104,11 +121,25 @@ struct Evaluate: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        var bar = ProgressBar(total: dataset.paths.count, label: "evaluate")
-        let report = detector.evaluate(dataset, settings: ["model": model ?? ProcessInfo.processInfo.environment["DEEPFAKE_MODEL"] ?? defaultModelRepository,
-                                                           "batch_size": "\(pipeline.batchSize)", "heads": heads],
-                                       versions: ["deepfake": Deepfake.configuration.version]) { _ in bar.advance() }
-        bar.finish()
+        let settings = ["model": model ?? ProcessInfo.processInfo.environment["DEEPFAKE_MODEL"] ?? defaultModelRepository,
+                        "batch_size": "\(pipeline.batchSize)", "heads": heads]
+        let versions = ["deepfake": Deepfake.configuration.version]
+        let report: EvaluationReport
+        if let dataset {
+            var bar = ProgressBar(total: dataset.paths.count, label: "evaluate")
+            report = detector.evaluate(dataset, settings: settings, versions: versions) { _ in bar.advance() }
+            bar.finish()
+        } else {
+            var bar = ProgressBar(total: 0, label: "evaluate")
+            report = detector.evaluateShards(shardSpecs, subset: subset, settings: settings.merging(["subset": subset]) { a, _ in a },
+                                             versions: versions) { _ in bar.advance() }
+            bar.finish()
+            for warning in report.dataset.warnings { printError("warning: \(warning)") }
+            if report.dataset.pairs.isEmpty {
+                printError("error: \(shardSpecs.joined(separator: " ")): no record has both a real and a gen_K image")
+                throw ExitCode(3)
+            }
+        }
         for (path, message) in report.imageErrors.sorted(by: { $0.key < $1.key }) {
             printError("warning: left out \(path): \(message)")
         }
