@@ -176,6 +176,18 @@ int cic_jpeg_open(const uint8_t *data, size_t size, int64_t max_pixels, cic_jpeg
     return CIC_OK;
 }
 
+// After the last scanline: a stream that ran out before it is truncated (as Pillow reports it); else
+// the trailing markers are read.
+static int finish_reading(cic_jpeg_decoder *decoder, cic_jpeg_image *info) {
+    decoder->source.all_rows_read = 1;
+    if (decoder->source.ran_out_early) {
+        cic_set_message(info->message, "image file is truncated");
+        return CIC_TRUNCATED;
+    }
+    jpeg_finish_decompress(&decoder->cinfo);
+    return CIC_OK;
+}
+
 int cic_jpeg_read(cic_jpeg_decoder *decoder, uint8_t *pixels, size_t row_stride, cic_jpeg_image *info) {
     struct jpeg_decompress_struct *cinfo = &decoder->cinfo;
     decoder->progress.message = info->message;
@@ -199,11 +211,80 @@ int cic_jpeg_read(cic_jpeg_decoder *decoder, uint8_t *pixels, size_t row_stride,
             return CIC_CORRUPT;
         }
     }
-    decoder->source.all_rows_read = 1;
-    if (decoder->source.ran_out_early) {
-        cic_set_message(info->message, "image file is truncated");
-        return CIC_TRUNCATED;
+    return finish_reading(decoder, info);
+}
+
+// Context the fancy upsampler reads around a pixel (one chroma sample = up to 2 pixels for 2x2
+// subsampling), rounded up to a whole iMCU: the window is decoded with this many extra rows and
+// columns on each side, so its pixels see the same neighbours as in a full decode.
+#define CIC_JPEG_WINDOW_MARGIN 16
+
+int cic_jpeg_read_window(cic_jpeg_decoder *decoder, uint8_t *pixels, size_t row_stride, int32_t x, int32_t y,
+                         int32_t width, int32_t height, cic_jpeg_image *info) {
+    struct jpeg_decompress_struct *cinfo = &decoder->cinfo;
+    decoder->progress.message = info->message;
+    uint8_t *volatile band = NULL;  // freed on every path, including a longjmp out of libjpeg
+    if (setjmp(decoder->errors.escape)) {
+        free(band);
+        return escaped(decoder, info->message);
     }
-    jpeg_finish_decompress(cinfo);
-    return CIC_OK;
+    if (x < 0 || y < 0 || width <= 0 || height <= 0 || (JDIMENSION)(x + width) > cinfo->image_width ||
+        (JDIMENSION)(y + height) > cinfo->image_height) {
+        cic_set_message(info->message, "window outside the image");
+        return CIC_CORRUPT;
+    }
+    jpeg_start_decompress(cinfo);
+    if (cinfo->output_components != cinfo->num_components || cinfo->output_width != cinfo->image_width ||
+        cinfo->output_height != cinfo->image_height) {
+        cic_set_message(info->message, "unexpected decoder output layout");
+        return CIC_UNSUPPORTED;
+    }
+    int components = cinfo->output_components;
+    JDIMENSION left = x > CIC_JPEG_WINDOW_MARGIN ? (JDIMENSION)x - CIC_JPEG_WINDOW_MARGIN : 0;
+    JDIMENSION right = (JDIMENSION)(x + width) + CIC_JPEG_WINDOW_MARGIN;
+    if (right > cinfo->image_width) right = cinfo->image_width;
+    JDIMENSION crop_x = left, crop_width = right - left;
+    if (crop_x > 0 || crop_width < cinfo->image_width) jpeg_crop_scanline(cinfo, &crop_x, &crop_width);
+    // After cropping, output rows hold columns crop_x ..< crop_x + crop_width (crop_x <= left).
+    size_t band_stride = (size_t)cinfo->output_width * (size_t)components;
+    JDIMENSION first = y > CIC_JPEG_WINDOW_MARGIN ? (JDIMENSION)y - CIC_JPEG_WINDOW_MARGIN : 0;
+    JDIMENSION last = (JDIMENSION)(y + height);  // exclusive
+    if (first > 0) jpeg_skip_scanlines(cinfo, first);
+    band = malloc(band_stride * 16);
+    if (!band) return CIC_NO_MEMORY;
+    while (cinfo->output_scanline < last) {
+        JSAMPROW rows[16];
+        JDIMENSION start = cinfo->output_scanline, count = 0;
+        while (count < 16 && start + count < last) { rows[count] = band + band_stride * count; count++; }
+        JDIMENSION got = jpeg_read_scanlines(cinfo, rows, count);
+        if (got == 0) {
+            free(band);
+            band = NULL;
+            cic_set_message(info->message, "decoder made no progress");
+            return CIC_CORRUPT;
+        }
+        for (JDIMENSION r = 0; r < got; r++) {
+            JDIMENSION row = start + r;
+            if (row < (JDIMENSION)y) continue;
+            memcpy(pixels + (size_t)(row - (JDIMENSION)y) * row_stride,
+                   band + band_stride * r + (size_t)((JDIMENSION)x - crop_x) * (size_t)components,
+                   (size_t)width * (size_t)components);
+        }
+    }
+    // The rest of the stream is still read, so truncation shows as in a full decode: rows are skipped (not
+    // converted) up to the last one, which is read (libjpeg-turbo's skip to the very end stops reading input).
+    JDIMENSION remaining = cinfo->output_height - cinfo->output_scanline;
+    if (remaining > 1) jpeg_skip_scanlines(cinfo, remaining - 1);
+    if (cinfo->output_scanline < cinfo->output_height) {
+        JSAMPROW row = band;
+        if (jpeg_read_scanlines(cinfo, &row, 1) != 1) {
+            free(band);
+            band = NULL;
+            cic_set_message(info->message, "decoder made no progress");
+            return CIC_CORRUPT;
+        }
+    }
+    free(band);
+    band = NULL;
+    return finish_reading(decoder, info);
 }

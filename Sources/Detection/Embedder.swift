@@ -66,7 +66,11 @@ public struct Embedder: Sendable {
         let perImage = model.inputCount
         var pixels = [Float](repeating: 0, count: batch.count * perImage)
         var failures = [String?](repeating: nil, count: batch.count)
-        let decode = options.decode, norm = options.normalization
+        var decode = options.decode
+        let norm = options.normalization
+        // A center crop keeps only the middle of the image: decode just that (JPEG decodes only those rows
+        // and columns; the tensor is bit-identical).
+        if case .centerCrop = prep { decode.centerCropWindow = size }
         pixels.withUnsafeMutableBufferPointer { px in
             failures.withUnsafeMutableBufferPointer { fails in
                 let px = UncheckedSendable(px), fails = UncheckedSendable(fails)

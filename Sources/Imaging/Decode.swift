@@ -17,9 +17,18 @@ public struct DecodeOptions: Sendable {
     /// threshold (2 × `Image.MAX_IMAGE_PIXELS`).
     public var maxPixels: Int = 178_956_970
 
-    /// - Parameter maxPixels: largest admissible `width * height`.
-    public init(maxPixels: Int = 178_956_970) {
+    /// When set, the decoder returns only the pixels a torchvision `CenterCrop(n)` keeps (the whole image
+    /// along a side shorter than `n`), with the values a full decode has there. `Preprocessing.centerCrop(n)`
+    /// gives the same tensor from this window as from the full image. JPEG then decodes only those rows and
+    /// columns (plus the upsampler's context); other formats are decoded whole and cropped.
+    public var centerCropWindow: Int?
+
+    /// - Parameters:
+    ///   - maxPixels: largest admissible `width * height`.
+    ///   - centerCropWindow: return only what `CenterCrop(n)` keeps (see the property).
+    public init(maxPixels: Int = 178_956_970, centerCropWindow: Int? = nil) {
         self.maxPixels = maxPixels
+        self.centerCropWindow = centerCropWindow
     }
 }
 
@@ -37,13 +46,25 @@ public func decodeImage(_ bytes: UnsafeRawBufferPointer, name: String,
     guard bytes.count > 0 else { throw .empty(name: name) }
     guard let format = sniffImageFormat(bytes) else { throw .unrecognizedFormat(name: name) }
     let input = DecoderInput(bytes: bytes, name: name, format: format, maxPixels: max(0, options.maxPixels))
+    let image: RGBImage
     switch format {
-    case .jpeg: return try decodeJPEG(input)
-    case .png: return try decodePNG(input)
-    case .bmp: return try decodeBMP(input)
-    case .gif: return try decodeGIF(input)
-    case .tiff: return try decodeTIFF(input)
-    case .webp: return try decodeWebP(input)
+    case .jpeg: return try decodeJPEG(input, centerCropWindow: options.centerCropWindow)
+    case .png: image = try decodePNG(input)
+    case .bmp: image = try decodeBMP(input)
+    case .gif: image = try decodeGIF(input)
+    case .tiff: image = try decodeTIFF(input)
+    case .webp: image = try decodeWebP(input)
+    }
+    guard let size = options.centerCropWindow, size > 0 else { return image }
+    return image.copyOfWindow(PixelWindow.centerCrop(width: image.width, height: image.height, size: size))
+}
+
+extension PixelWindow {
+    /// The source pixels torchvision's `CenterCrop(size)` keeps of a `width` × `height` image.
+    static func centerCrop(width: Int, height: Int, size: Int) -> PixelWindow {
+        let ax = CenterCropAxis(sourceSize: width, cropSize: size), ay = CenterCropAxis(sourceSize: height, cropSize: size)
+        return PixelWindow(x: ax.visible.lowerBound + ax.shift, y: ay.visible.lowerBound + ay.shift,
+                           width: ax.visible.count, height: ay.visible.count)
     }
 }
 

@@ -5,7 +5,7 @@
 
 import CImageCodecs
 
-func decodeJPEG(_ input: DecoderInput) throws(ImageError) -> RGBImage {
+func decodeJPEG(_ input: DecoderInput, centerCropWindow: Int? = nil) throws(ImageError) -> RGBImage {
     var info = cic_jpeg_image()
     var decoder: OpaquePointer?
     defer { cic_jpeg_close(decoder) }
@@ -13,10 +13,22 @@ func decodeJPEG(_ input: DecoderInput) throws(ImageError) -> RGBImage {
     guard status == CIC_OK, let decoder else {
         throw input.error(status: status, message: messageText(info.message), width: info.width, height: info.height)
     }
-    let width = Int(info.width), height = Int(info.height), components = Int(info.components)
+    var width = Int(info.width), height = Int(info.height)
+    let components = Int(info.components)
     let samples: [UInt8]
-    (samples, status) = filledBytes(count: width * height * components) { pixels in
-        cic_jpeg_read(decoder, pixels, width * components, &info)
+    let window = centerCropWindow.flatMap { $0 > 0 ? PixelWindow.centerCrop(width: width, height: height, size: $0) : nil }
+    if let window, window.width < width || window.height < height {
+        // Only the window's rows and columns are decoded (bit-identical to cropping a full decode).
+        (samples, status) = filledBytes(count: window.width * window.height * components) { pixels in
+            cic_jpeg_read_window(decoder, pixels, window.width * components, Int32(window.x), Int32(window.y),
+                                 Int32(window.width), Int32(window.height), &info)
+        }
+        width = window.width
+        height = window.height
+    } else {
+        (samples, status) = filledBytes(count: width * height * components) { pixels in
+            cic_jpeg_read(decoder, pixels, width * components, &info)
+        }
     }
     guard status == CIC_OK else {
         throw input.error(status: status, message: messageText(info.message), width: info.width, height: info.height)

@@ -255,6 +255,8 @@ func runShardsDecode() {
     guard let folder = args.shards else { die("shards_decode needs --shards DIR") }
     let shards = shardPaths(folder)
     let prep = Preprocessing.inference
+    // Decode only what CenterCrop(224) keeps (JPEG: only those rows and columns; the tensors are identical).
+    let decode = DecodeOptions(centerCropWindow: prep.cropSize)
     var samples = 0, images = 0
     do {
         let t = try measure(seconds: args.seconds) {
@@ -262,7 +264,7 @@ func runShardsDecode() {
             let stage = ShardList(shards).samples(from: TarShardSource(), report: PipelineReport())
                 .map(threads: args.threads) { sample -> [[Float]] in
                     try sample.fields.filter { isImageField($0.name) }.map { field in
-                        let image = try decodeImage(field.bytes, name: sample.key + "." + field.name)
+                        let image = try decodeImage(field.bytes, name: sample.key + "." + field.name, options: decode)
                         return prep.apply(image)
                     }
                 }

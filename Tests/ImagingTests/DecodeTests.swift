@@ -70,13 +70,21 @@ final class DecodeTests: XCTestCase {
     }
 
     /// Bad inputs fail with the manifest's failure kind and an error naming the file.
+    /// Also with `centerCropWindow`: a JPEG window decode reads the rest of the stream, so a file truncated
+    /// below the window fails as a full decode does.
     func testBadInputsFailClearly() throws {
+        for window in [nil, 224, 16] {
+            try checkBadInputs(options: DecodeOptions(centerCropWindow: window))
+        }
+    }
+
+    private func checkBadInputs(options: DecodeOptions) throws {
         let manifest = try manifest()
         XCTAssertFalse(manifest.bad.isEmpty)
         for entry in manifest.bad {
             let path = DecodeFixtures.path(entry.file)
             do {
-                let image = try decodeImage(path: path)
+                let image = try decodeImage(path: path, options: options)
                 XCTFail("\(entry.file): decoded to \(image.width)x\(image.height), expected \(entry.failure)")
             } catch {
                 XCTAssertEqual(failureKind(error), entry.failure, "\(entry.file): \(error)")
@@ -84,6 +92,28 @@ final class DecodeTests: XCTestCase {
                 XCTAssertEqual(error.name, path)
             }
         }
+    }
+
+    /// `centerCropWindow`: exactly the pixels of a full decode that torchvision's CenterCrop keeps, for every
+    /// fixture (JPEG decodes only those rows and columns: baseline and progressive, 4:4:4 / 4:2:2 / 4:2:0,
+    /// grey, CMYK, restart markers; the others are cropped after a full decode), for crops from 1 pixel to
+    /// larger than the image.
+    func testCenterCropWindowIsTheCroppedFullDecode() throws {
+        let manifest = try manifest()
+        var jpegWindows = 0
+        for entry in manifest.images {
+            let path = DecodeFixtures.path(entry.file)
+            let full = try decodeImage(path: path)
+            for size in [1, 7, 16, 17, 33, 100, 224, full.width - 1, full.height + 5, 1000] where size > 0 {
+                let window = try decodeImage(path: path, options: DecodeOptions(centerCropWindow: size))
+                let keptWidth = min(size, full.width), keptHeight = min(size, full.height)
+                XCTAssertEqual(window, full.centerCropped(width: keptWidth, height: keptHeight), "\(entry.file), crop \(size)")
+                XCTAssertEqual(Preprocessing.centerCrop(size: size).apply(window), Preprocessing.centerCrop(size: size).apply(full),
+                               "\(entry.file), crop \(size): the tensor")
+                if entry.format == "jpeg" && (keptWidth < full.width || keptHeight < full.height) { jpegWindows += 1 }
+            }
+        }
+        XCTAssertGreaterThan(jpegWindows, 100, "JPEG window decodes exercised")
     }
 
     func testUnrecognisedFormatListsSupportedFormats() {

@@ -5,12 +5,13 @@ import XCTest
 /// File → decode → preprocess, against torchvision's tensors on Pillow's decode of the same files
 /// (manifest hashes written by tools/reference/make_image_fixtures.py).
 final class DecodeThenPreprocessTests: XCTestCase {
-    private func check(_ preprocessing: Preprocessing, digest: (DecodeFixtureImage) -> DecodeTensorDigest) throws {
+    private func check(_ preprocessing: Preprocessing, decode options: DecodeOptions = .init(),
+                       digest: (DecodeFixtureImage) -> DecodeTensorDigest) throws {
         let manifest = try DecodeFixtures.manifest.get()
         XCTAssertGreaterThan(manifest.images.count, 100)
         var matched = 0
         for image in manifest.images {
-            let rgb = try decodeImage(path: DecodeFixtures.path(image.file))
+            let rgb = try decodeImage(path: DecodeFixtures.path(image.file), options: options)
             let tensor = preprocessing.apply(rgb)
             let expected = digest(image)
             XCTAssertEqual(tensor.count, expected.shape.reduce(1, *), image.file)
@@ -27,6 +28,11 @@ final class DecodeThenPreprocessTests: XCTestCase {
 
     func testInferenceTensorsAreTorchvisionsExactly() throws {
         try check(.inference) { $0.centerCrop224 }
+    }
+
+    /// What the embedder does: decode only the window the center crop keeps (JPEG: only those rows and columns).
+    func testInferenceTensorsFromWindowDecodesAreTorchvisionsExactly() throws {
+        try check(.inference, decode: DecodeOptions(centerCropWindow: 224)) { $0.centerCrop224 }
     }
 
     func testTrainingEvalTensorsAreTorchvisionsExactly() throws {

@@ -49,6 +49,13 @@ int cic_jpeg_open(const uint8_t *data, size_t size, int64_t max_pixels, cic_jpeg
                   cic_jpeg_decoder **decoder);
 /// Decodes every row into `pixels` (height rows, `row_stride` bytes apart, width * components used).
 int cic_jpeg_read(cic_jpeg_decoder *decoder, uint8_t *pixels, size_t row_stride, cic_jpeg_image *info);
+/// Like cic_jpeg_read, but writes only the window of `width` × `height` pixels at (`x`, `y`) (inside the
+/// image) into `pixels` (`row_stride` bytes per window row), with the same values a full decode has there.
+/// Only the rows down to the window (plus a margin for the upsampler's context) are decoded to pixels, and
+/// only the columns of the window's iMCUs (plus a margin); the rest of the stream is still read, so a
+/// truncated file fails as it does in cic_jpeg_read.
+int cic_jpeg_read_window(cic_jpeg_decoder *decoder, uint8_t *pixels, size_t row_stride, int32_t x, int32_t y,
+                         int32_t width, int32_t height, cic_jpeg_image *info);
 void cic_jpeg_close(cic_jpeg_decoder *decoder);
 
 // ---------------------------------------------------------------------------------------------
