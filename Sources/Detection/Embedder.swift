@@ -75,7 +75,10 @@ public struct Embedder: Sendable {
             failures.withUnsafeMutableBufferPointer { fails in
                 let px = UncheckedSendable(px), fails = UncheckedSendable(fails)
                 parallelFor(batch.count, threads: options.compute.threads) { i in
-                    if let error = batch[i].error { fails.value[i] = "\(batch[i].path): \(error)"; return }
+                    if let error = batch[i].error {
+                        fails.value[i] = error.hasPrefix(batch[i].path) ? error : "\(batch[i].path): \(error)"
+                        return
+                    }
                     do {
                         let image = try batch[i].bytes.map { try decodeImage($0, name: batch[i].path, options: decode) }
                             ?? decodeImage(path: batch[i].path, options: decode)

@@ -135,13 +135,13 @@ struct Evaluate: ParsableCommand {
                                              versions: versions) { _ in bar.advance() }
             bar.finish()
             for warning in report.dataset.warnings { printError("warning: \(warning)") }
-            if report.dataset.pairs.isEmpty {
-                printError("error: \(shardSpecs.joined(separator: " ")): no record has both a real and a gen_K image")
-                throw ExitCode(3)
-            }
         }
         for (path, message) in report.imageErrors.sorted(by: { $0.key < $1.key }) {
-            printError("warning: left out \(path): \(message)")
+            printError("warning: left out " + (message.hasPrefix(path) ? message : "\(path): \(message)"))
+        }
+        if dataset == nil && report.dataset.pairs.isEmpty {
+            printError("error: \(shardSpecs.joined(separator: " ")): no record has both a real and a gen_K image")
+            throw ExitCode(3)
         }
         print(report.markdownTable())
         if let output {
