@@ -45,6 +45,19 @@ final class ViTParityTests: XCTestCase {
     func testTinyFullSizeAllTokens() throws { try check("vit-tiny-random", expected: "expected.npy") }
     func testTinyBatchOne() throws { try check("vit-tiny-random", expected: "expected_cls_b1.npy", batch: 1, clsOnly: true) }
 
+    /// The C kernels run under every instruction set this CPU supports (AVX-512, AVX2+FMA, baseline), so a
+    /// machine without AVX-512 still gets PyTorch's embeddings.
+    func testEveryKernelInstructionSetMatchesPyTorch() throws {
+        let saved = KernelISA.current
+        defer { KernelISA.force(saved) }
+        for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
+            KernelISA.force(isa)
+            XCTAssertEqual(KernelISA.current, isa)
+            try check("vit-tiny-random", expected: "expected.npy")
+            try check("vit-small-gelu-tanh")
+        }
+    }
+
     func testConfigIsReadFromFile() throws {
         let c = try ViTConfig(contentsOf: modelFixtures + "/vit-odd/config.json")
         XCTAssertEqual(c.hiddenSize, 48); XCTAssertEqual(c.layers, 3); XCTAssertEqual(c.heads, 4)
