@@ -293,11 +293,15 @@ func runTrainStep() {
     let upstream = (0..<(batch * d)).map { Float(($0 * 104_729) % 2001) / 1000 - 1 }
     var weights = model.weights
     var optimizer = AdamW(parameters: ParameterSet.vit(c))
+    // Buffers kept across steps, as the trainer's ContrastiveStep keeps them (fresh ones cost page zeroing).
+    let workspace = ViTWorkspace()
     func gradients(_ weights: ViTWeights) -> ViTWeights {
         let m = VisionTransformer(config: c, weights: weights)
-        let pass = input.withUnsafeBufferPointer { m.trainingForward(pixels: $0, batch: batch, options: options) }
+        let pass = input.withUnsafeBufferPointer { m.trainingForward(pixels: $0, batch: batch, options: options, workspace: workspace) }
         var grads = ViTWeights.zeros(config: c)
-        upstream.withUnsafeBufferPointer { m.backward(pass.activations, embeddingGradient: $0, into: &grads, options: options) }
+        upstream.withUnsafeBufferPointer {
+            m.backward(pass.activations, embeddingGradient: $0, into: &grads, options: options, workspace: workspace)
+        }
         return grads
     }
     let t = measure(seconds: args.seconds) {
