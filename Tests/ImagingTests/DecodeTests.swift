@@ -116,6 +116,37 @@ final class DecodeTests: XCTestCase {
         XCTAssertGreaterThan(jpegWindows, 100, "JPEG window decodes exercised")
     }
 
+    /// Damaged JPEGs (seeded byte changes past the first 100 bytes, 60 per fixture JPEG): the window decode
+    /// fails exactly when the full decode fails, never crashes, and where both succeed (libjpeg decodes
+    /// through corrupt data with warnings, as Pillow does) its pixels are still the full decode's.
+    func testCenterCropWindowOfDamagedJPEGsMatchesTheFullDecode() throws {
+        let manifest = try manifest()
+        var rng = SplitMix64(seed: 12345)
+        var decoded = 0, failed = 0
+        for entry in manifest.images where entry.format == "jpeg" {
+            let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: DecodeFixtures.path(entry.file))))
+            for trial in 0..<60 {
+                var bytes = original
+                for _ in 0...(rng.next() % 4) {
+                    let at = 100 + Int(rng.next() % UInt64(max(1, bytes.count - 100)))
+                    if at < bytes.count { bytes[at] = UInt8(truncatingIfNeeded: rng.next()) }
+                }
+                let full = try? decodeImage(bytes, name: "full")
+                let window = try? decodeImage(bytes, name: "window", options: DecodeOptions(centerCropWindow: 24))
+                XCTAssertEqual(full == nil, window == nil, "\(entry.file) trial \(trial): one decode failed, the other did not")
+                if let full, let window {
+                    XCTAssertEqual(window, full.centerCropped(width: min(24, full.width), height: min(24, full.height)),
+                                   "\(entry.file) trial \(trial)")
+                    decoded += 1
+                } else {
+                    failed += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(decoded, 100)
+        XCTAssertGreaterThan(failed, 10)
+    }
+
     func testUnrecognisedFormatListsSupportedFormats() {
         XCTAssertThrowsError(try decodeImage(Array("hello, world".utf8), name: "notes.txt")) { error in
             let text = String(describing: error)
