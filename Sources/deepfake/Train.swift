@@ -11,7 +11,8 @@ struct Train: ParsableCommand {
             train-shards, linear-train-shards, val-shards-no-augm, val-shards-augm, ...); flags override it. \
             Shard specs are brace patterns (d3-{0000..0491}.tar), .shards list files or paths.
 
-            Each epoch: --steps contrastive steps of --batch-size records (8 views each) with AdamW and \
+            Each epoch: --steps contrastive steps of --batch-size records (8 views each; the augmented and \
+            cropped views get 0 to --num-transform of upstream's 19 augly augmentations) with AdamW and \
             timm's cosine schedule, then the linear, k-NN and one-class SVM heads fitted on the \
             linear-train shards and measured on the validation shards; early stopping on the linear \
             head's clean accuracy. Before epoch 0 the untrained model is measured the same way (the \
