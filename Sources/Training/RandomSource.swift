@@ -15,6 +15,7 @@
 // not guaranteed so: across C libraries those draws may differ in the last bit.
 
 import Foundation
+import WebDataset
 
 /// A seedable, splittable, counter-based pseudo-random source (Philox4x32-10).
 ///
@@ -133,16 +134,11 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
         derived([UInt64(bitPattern: Int64(label))])
     }
 
-    static let golden: UInt64 = 0x9E37_79B9_7F4A_7C15
+    static let golden = SplitMix64.gamma
 
     /// The SplitMix64 finaliser (Stafford's variant 13): a 64-bit bijection with good avalanche.
     @inline(__always)
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    static func mix(_ x: UInt64) -> UInt64 { SplitMix64.mix(x) }
 
     // MARK: Uniform
 
@@ -176,19 +172,8 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
 
     // MARK: Integers
 
-    /// Exactly uniform in `0..<n` by Lemire's multiply-and-reject method ("Fast random integer generation
-    /// in an interval", ACM TOMACS 2019): the high word of `next() · n`, redrawn while the low word is
-    /// below `2⁶⁴ mod n`.
-    public mutating func int(below n: Int) -> Int {
-        precondition(n > 0, "RandomSource.int(below:) needs a positive bound, got \(n)")
-        let bound = UInt64(n)
-        var product = next().multipliedFullWidth(by: bound)
-        if product.low < bound {
-            let threshold = (0 &- bound) % bound
-            while product.low < threshold { product = next().multipliedFullWidth(by: bound) }
-        }
-        return Int(product.high)
-    }
+    /// Exactly uniform in `0..<n` (Lemire's multiply-and-reject: `uniformIndex(below:)`).
+    public mutating func int(below n: Int) -> Int { uniformIndex(below: n) }
 
     /// Exactly uniform in `range` (Python's `randrange(lo, hi)`, torch's `randint(lo, hi)`).
     public mutating func int(in range: Range<Int>) -> Int {

@@ -25,6 +25,7 @@ public struct SplitMix64: RandomNumberGenerator, RandomIndexGenerator, Sendable,
     }
 
     /// The SplitMix64 output function (variant 13 of Stafford's MurmurHash3 finalizer).
+    @inlinable
     public static func mix(_ x: UInt64) -> UInt64 {
         var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -32,19 +33,8 @@ public struct SplitMix64: RandomNumberGenerator, RandomIndexGenerator, Sendable,
         return z ^ (z >> 31)
     }
 
-    /// Uniform in `0..<n` by Lemire's multiply-and-reject method ("Fast random integer generation in an
-    /// interval", 2019): the high word of `next() · n`, redrawing while the low word is below
-    /// `2^64 mod n`. Exactly uniform; usually one draw.
-    public mutating func index(below n: Int) -> Int {
-        precondition(n > 0, "index(below:) needs a positive bound")
-        let bound = UInt64(n)
-        var product = next().multipliedFullWidth(by: bound)
-        if product.low < bound {
-            let threshold = (0 &- bound) % bound
-            while product.low < threshold { product = next().multipliedFullWidth(by: bound) }
-        }
-        return Int(product.high)
-    }
+    /// Uniform in `0..<n`: `uniformIndex(below:)`.
+    public mutating func index(below n: Int) -> Int { uniformIndex(below: n) }
 
     /// One seed from several parts (a base seed, an epoch, a rank, a worker …): starting from 0,
     /// `h ← mix((h &+ γ) ^ part)` for each part in order. Different parts or orders give unrelated seeds.
@@ -52,6 +42,24 @@ public struct SplitMix64: RandomNumberGenerator, RandomIndexGenerator, Sendable,
         var h: UInt64 = 0
         for p in parts { h = mix((h &+ gamma) ^ p) }
         return h
+    }
+}
+
+extension RandomNumberGenerator {
+    /// Uniform in `0..<n` by Lemire's multiply-and-reject method ("Fast random integer generation in an
+    /// interval", ACM TOMACS 2019): the high word of `next() · n`, redrawing while the low word is below
+    /// `2^64 mod n`. Exactly uniform, usually one draw, and specified here (the standard library's bounded
+    /// draws are not), so a generator's stream gives the same integers on every platform.
+    @inlinable
+    public mutating func uniformIndex(below n: Int) -> Int {
+        precondition(n > 0, "uniformIndex(below:) needs a positive bound, got \(n)")
+        let bound = UInt64(n)
+        var product = next().multipliedFullWidth(by: bound)
+        if product.low < bound {
+            let threshold = (0 &- bound) % bound
+            while product.low < threshold { product = next().multipliedFullWidth(by: bound) }
+        }
+        return Int(product.high)
     }
 }
 

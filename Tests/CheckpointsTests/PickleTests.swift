@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import WebDataset
 import XCTest
 
 /// Assembles pickle opcodes by hand, for hostile and edge-case streams.
@@ -317,14 +318,8 @@ final class PickleSafetyTests: XCTestCase {
 
     /// Random corruption of valid streams never crashes the reader.
     func testRandomCorruptionNeverCrashes() {
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15)
+        func next() -> UInt64 { rng.next() }
         let sources = [PickleSamplesNumpy2.arraysP4, PickleSamplesNumpy2.arraysP5, PickleSamplesNumpy1.arraysP2,
                        PickleSamplesNumpy2.plainP0, PickleSamplesNumpy2.plainP1, PickleSamplesNumpy2.plainP3].map(hexBytes)
         var failures = 0

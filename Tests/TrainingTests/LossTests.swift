@@ -1,18 +1,11 @@
 import Checkpoints
 import Foundation
 import Training
+import WebDataset
 import XCTest
 
-/// A deterministic generator for the loss tests (SplitMix64).
-struct LossTestRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Loss-test data from WebDataset's SplitMix64.
+extension SplitMix64 {
     mutating func values(_ n: Int, scale: Double = 1) -> [Double] { (0..<n).map { _ in Double.random(in: -1...1, using: &self) * scale } }
 }
 
@@ -25,7 +18,7 @@ struct ConstantRNG: RandomNumberGenerator {
 final class InfoNCETests: XCTestCase {
     /// Against the definition written out directly (no max shift), on well-scaled inputs.
     func testValueMatchesTheFormula() {
-        var rng = LossTestRNG(state: 1)
+        var rng = SplitMix64(seed: 1)
         let b = 4, m = 5, d = 6, tau = 0.1
         let q = rng.values(b * d), p = rng.values(b * d), n = rng.values(m * d)
         func unit(_ x: [Double], _ r: Int) -> [Double] {
@@ -49,7 +42,7 @@ final class InfoNCETests: XCTestCase {
     /// Central differences in Double (ε = 1e-6: truncation ~ε²·f‴ ≈ 1e-11, rounding ~1e-16/ε ≈ 1e-10),
     /// every coordinate of query, positive and negatives; tolerance 1e-7 absolute + 1e-6 relative.
     func testGradientsMatchCentralDifferences() {
-        var rng = LossTestRNG(state: 2)
+        var rng = SplitMix64(seed: 2)
         let b = 3, m = 4, d = 5
         let nce = InfoNCE(temperature: 0.1)
         let q = rng.values(b * d), p = rng.values(b * d), n = rng.values(m * d, scale: 2)
@@ -120,7 +113,7 @@ final class CoDELossTests: XCTestCase {
     /// Central differences of the whole objective in Double for every coordinate of all eight groups,
     /// both variants, a non-trivial permutation; tolerance 1e-7 absolute + 1e-6 relative.
     func testGradientsMatchCentralDifferences() {
-        var rng = LossTestRNG(state: 3)
+        var rng = SplitMix64(seed: 3)
         let b = 3, d = 4
         let z = rng.values(8 * b * d)
         let perm = AugmentationPermutation(real: [1, 2, 0], fake: [2, 0, 1])
@@ -144,7 +137,7 @@ final class CoDELossTests: XCTestCase {
     /// released = 2·L_real: clean fake and local fake views are only anchors of the fake terms, so their
     /// gradient is exactly zero; global fake and augmented fake views still get gradient as negatives.
     func testReleasedVariantLeavesFakeAnchorsWithoutGradient() {
-        var rng = LossTestRNG(state: 4)
+        var rng = SplitMix64(seed: 4)
         let b = 4, d = 5
         let z = rng.values(8 * b * d).map { Float($0) }
         let perm = AugmentationPermutation(real: [1, 2, 3, 0], fake: [3, 0, 1, 2])
@@ -162,7 +155,7 @@ final class CoDELossTests: XCTestCase {
 
     /// Permuting the augmented embeddings' rows is the same as feeding permuted rows with the identity.
     func testPermutationPicksPositiveRows() {
-        var rng = LossTestRNG(state: 5)
+        var rng = SplitMix64(seed: 5)
         let b = 3, d = 4
         let z = rng.values(8 * b * d)
         let perm = AugmentationPermutation(real: [2, 0, 1], fake: [1, 2, 0])
@@ -181,7 +174,7 @@ final class CoDELossTests: XCTestCase {
 
 final class RollIndexTests: XCTestCase {
     func testAlwaysADerangement() {
-        var rng = LossTestRNG(state: 6)
+        var rng = SplitMix64(seed: 6)
         for count in 2...40 {
             for _ in 0..<50 {
                 let p = rollIndex(count: count, using: &rng)
@@ -202,7 +195,7 @@ final class RollIndexTests: XCTestCase {
     /// For 3 rows: 4 of the 6 permutations have a fixed point and fall back to [2, 0, 1], which is itself one
     /// of the two derangements, so [2, 0, 1] comes out 5/6 of the time and [1, 2, 0] 1/6.
     func testShiftFrequencyForThreeRows() {
-        var rng = LossTestRNG(state: 7)
+        var rng = SplitMix64(seed: 7)
         var shift = 0
         let n = 6000
         for _ in 0..<n {
@@ -214,13 +207,13 @@ final class RollIndexTests: XCTestCase {
     }
 
     func testSmallCountsAndReproducibility() {
-        var rng = LossTestRNG(state: 8)
+        var rng = SplitMix64(seed: 8)
         XCTAssertEqual(rollIndex(count: 0, using: &rng), [])
         XCTAssertEqual(rollIndex(count: 1, using: &rng), [0])  // as upstream: no derangement of one row exists
-        var a = LossTestRNG(state: 9), b = LossTestRNG(state: 9)
+        var a = SplitMix64(seed: 9), b = SplitMix64(seed: 9)
         let drawn = AugmentationPermutation.draw(records: 16, using: &a)
         XCTAssertEqual(drawn, AugmentationPermutation.draw(records: 16, using: &b))
-        var c = LossTestRNG(state: 9)
+        var c = SplitMix64(seed: 9)
         let real = rollIndex(count: 16, using: &c), fake = rollIndex(count: 16, using: &c)
         XCTAssertEqual(drawn, AugmentationPermutation(real: real, fake: fake))  // real drawn first, then fake
     }

@@ -38,14 +38,8 @@ struct SyntheticImages {
     func image(seed: Int, artifact: Bool) -> [UInt8] {
         // SplitMix64: consecutive seeds give unrelated streams. (An LCG seeded with seed·constant made each fake's
         // colours a fixed shift of its real's, a content cue that k-NN and the linear head picked up.)
-        var state = UInt64(seed + seedOffset)
-        func next() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-        }
+        var rng = SplitMix64(seed: UInt64(seed + seedOffset))
+        func next() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
         let base = (0..<3).map { _ in 40 + 150 * next() }, dx = (0..<3).map { _ in 60 * next() - 30 }, dy = (0..<3).map { _ in 60 * next() - 30 }
         let px = Int(4 * next()), py = Int(4 * next())
         var rgb = [UInt8](repeating: 0, count: size * size * 3)

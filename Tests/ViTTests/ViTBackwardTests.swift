@@ -2,19 +2,11 @@ import Checkpoints
 import Foundation
 import Tensor
 import ViT
+import WebDataset
 import XCTest
 
-/// SplitMix64: a small deterministic generator for test data.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Test data from WebDataset's SplitMix64 (the project's specified generator).
+extension SplitMix64 {
     /// Roughly normal: a sum of three uniforms, scaled to unit variance.
     mutating func normal(_ std: Float) -> Float {
         let u = (0..<3).map { _ in Float.random(in: -1...1, using: &self) }.reduce(0, +)
@@ -243,12 +235,7 @@ final class ActivationBackwardTests: XCTestCase {
     }
 
     func testDerivativesMatchCentralDifferences() {
-        let saved = KernelISA.current
-        defer { KernelISA.force(saved) }
-        for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
-            KernelISA.force(isa)
-            checkDerivatives()
-        }
+        KernelISA.forEachSupported { _ in checkDerivatives() }
     }
 
     private func checkDerivatives() {

@@ -133,7 +133,7 @@ final class BadShardTests: XCTestCase {
     /// shard, with only complete samples before it.
     func testFuzzMutations() throws {
         let full = try archive()
-        var generator = SeededGenerator(seed: 0x5EED_2025)
+        var generator = SplitMix64(seed: 0x5EED_2025)
         var outcomes = (clean: 0, failed: 0)
         for round in 0..<2000 {
             var bytes = full
@@ -203,18 +203,6 @@ final class BadShardTests: XCTestCase {
     }
 }
 
-/// SplitMix64, for reproducible fuzzing.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A memory stream that does not tell its length (as a pipe).
 final class UnknownLengthStream: ByteStream {
