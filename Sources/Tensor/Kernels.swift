@@ -185,5 +185,15 @@ public enum KernelISA: Int32, Sendable, CaseIterable {
     public static var supported: KernelISA { KernelISA(rawValue: dfk_isa_supported()) ?? .baseline }
     /// Uses `isa` (at most what the CPU supports) from now on: for tests and benchmarks.
     public static func force(_ isa: KernelISA) { dfk_force_isa(isa.rawValue) }
+    /// Runs `body` under each set this CPU supports, lowest first, then restores the set in use: for tests
+    /// that must hold on every machine, whatever its vector units.
+    public static func forEachSupported(_ body: (KernelISA) throws -> Void) rethrows {
+        let saved = current
+        defer { force(saved) }
+        for isa in allCases where isa.rawValue <= supported.rawValue {
+            force(isa)
+            try body(isa)
+        }
+    }
     public var name: String { ["baseline", "avx2", "avx512"][Int(rawValue)] }
 }

@@ -34,7 +34,7 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThan(worst, 2e-7, "worst absolute error \(worst)")
     }
 
-    func testActivationsMatchTheirFormulas() { forEachKernelISA {
+    func testActivationsMatchTheirFormulas() { KernelISA.forEachSupported { _ in
         var xs = grid(-8, 8, 1003)  // not a multiple of 8: exercises the tail
         let original = xs
         for act in Activation.allCases {
@@ -54,7 +54,7 @@ final class KernelTests: XCTestCase {
         }
     }}
 
-    func testSoftmaxRowsAgainstDouble() { forEachKernelISA {
+    func testSoftmaxRowsAgainstDouble() { KernelISA.forEachSupported { _ in
         let width = 197, rows = 3
         var x = (0..<(rows * width)).map { Float(sin(Double($0) * 0.37) * 9) }
         let original = x
@@ -68,7 +68,7 @@ final class KernelTests: XCTestCase {
         }
     }}
 
-    func testLayerNormAgainstDouble() { forEachKernelISA {
+    func testLayerNormAgainstDouble() { KernelISA.forEachSupported { _ in
         let width = 203, rows = 4
         let x = (0..<(rows * width)).map { Float(cos(Double($0) * 0.11) * 3 + 0.5) }
         let gamma = (0..<width).map { Float(1 + 0.01 * Double($0 % 7)) }
@@ -87,7 +87,7 @@ final class KernelTests: XCTestCase {
     }}
 
     /// The statistics-recording LayerNorm and the recomputation from statistics give layerNorm's values bit for bit.
-    func testLayerNormVariantsAreBitIdentical() { forEachKernelISA {
+    func testLayerNormVariantsAreBitIdentical() { KernelISA.forEachSupported { _ in
         let width = 203, rows = 5
         let x = (0..<(rows * width)).map { Float(sin(Double($0) * 0.23) * 4 - 0.3) }
         let gamma = (0..<width).map { Float(1 - 0.02 * Double($0 % 9)) }
@@ -102,7 +102,7 @@ final class KernelTests: XCTestCase {
     }}
 
     /// Bias plus activation in one pass equals the bias added, then the activation applied.
-    func testFusedBiasActivationEqualsTwoPasses() { forEachKernelISA {
+    func testFusedBiasActivationEqualsTwoPasses() { KernelISA.forEachSupported { _ in
         let rows = 7, cols = 37  // not a multiple of 16: the padded tail
         let y0 = (0..<(rows * cols)).map { Float(sin(Double($0) * 0.61) * 5) }
         let bias = (0..<cols).map { Float(cos(Double($0)) * 0.5) }
@@ -142,15 +142,5 @@ final class KernelTests: XCTestCase {
                 for k in 1..<parts { XCTAssertEqual(ranges[k].lowerBound, ranges[k - 1].upperBound) }
             }
         }
-    }
-}
-
-/// Runs `body` under every kernel instruction set the CPU supports, then restores the one in use.
-func forEachKernelISA(_ body: () -> Void) {
-    let saved = KernelISA.current
-    defer { KernelISA.force(saved) }
-    for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
-        KernelISA.force(isa)
-        body()
     }
 }

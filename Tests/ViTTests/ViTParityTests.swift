@@ -48,10 +48,7 @@ final class ViTParityTests: XCTestCase {
     /// The C kernels run under every instruction set this CPU supports (AVX-512, AVX2+FMA, baseline), so a
     /// machine without AVX-512 still gets PyTorch's embeddings.
     func testEveryKernelInstructionSetMatchesPyTorch() throws {
-        let saved = KernelISA.current
-        defer { KernelISA.force(saved) }
-        for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
-            KernelISA.force(isa)
+        try KernelISA.forEachSupported { isa in
             XCTAssertEqual(KernelISA.current, isa)
             try check("vit-tiny-random", expected: "expected.npy")
             try check("vit-small-gelu-tanh")
