@@ -32,9 +32,6 @@ extension Detector {
     /// warnings and left out; an unreadable shard or image is an error of the report, as with folders.
     public func evaluateShards(_ specs: [String], subset: String = "shards", settings: [String: String] = [:],
                                versions: [String: String] = [:], progress: (Int) -> Void = { _ in }) -> EvaluationReport {
-        var paths: [String] = [], roles: [ShardEvaluationRole] = []
-        var outputs: [[HeadOutput?]] = heads.map { _ in [] }
-        var errors: [String: String] = [:]
         var otherFields = 0, otherExample = ""
         let items = inputStream(specs).lazy.filter { item in
             let role = ShardEvaluationRole(itemPath: item.path)
@@ -45,17 +42,8 @@ extension Detector {
             }
             return true
         }
-        run(items) { result in
-            roles.append(ShardEvaluationRole(itemPath: result.path))
-            paths.append(result.path)
-            switch result.outputs {
-            case let .success(perHead): for h in perHead.indices { outputs[h].append(perHead[h]) }
-            case let .failure(failure):
-                for h in outputs.indices { outputs[h].append(nil) }
-                errors[result.path] = failure.description
-            }
-            progress(paths.count)
-        }
+        let scored = score(items, progress: progress)
+        let roles = scored.paths.map(ShardEvaluationRole.init(itemPath:))
         let reals = roles.indices.filter { roles[$0] == .real }
         var generators: [Int: [Int]] = [:]
         for (i, role) in roles.enumerated() { if case let .generated(k) = role { generators[k, default: []].append(i) } }
@@ -70,10 +58,7 @@ extension Detector {
         }
         if reals.isEmpty { warnings.append("\(source): no real images found") }
         if pairs.isEmpty { warnings.append("\(source): no gen_K images found") }
-        let dataset = EvaluationDataset(pairs: pairs, paths: paths, warnings: warnings)
-        let inputs = heads.indices.map { h in
-            HeadEvaluationInput(name: heads[h].kind.rawValue, kind: heads[h].head.kind, outputs: outputs[h])
-        }
-        return EvaluationReport(dataset: dataset, heads: inputs, imageErrors: errors, settings: settings, versions: versions)
+        return report(EvaluationDataset(pairs: pairs, paths: scored.paths, warnings: warnings), scored,
+                      settings: settings, versions: versions)
     }
 }
