@@ -169,10 +169,9 @@ public final class Trainer {
                 } else {
                     note("warning: resuming with \(compute.threads) threads where the run used \(recorded): the result will "
                          + "differ in the last bits from an uninterrupted run")
-                    state.threads = compute.threads
                 }
             }
-            state.threads = state.threads ?? compute.threads
+            state.threads = compute.threads  // what the rest of the run computes with
             if let last = saved.last {
                 let checkpoint = folder + "/checkpoints/" + last
                 weights = try VisionTransformer(folder: checkpoint).weights
