@@ -49,8 +49,7 @@ public enum BLAS {
 }
 
 /// y[rows×out] = x[rows×in] · wᵀ + bias, where `w` is a PyTorch Linear weight [out×in].
-/// Rows are split over `threads`; `activation` is applied in the same pass as the bias; `epilogue(rowRange)`
-/// then runs on each finished slice.
+/// Rows are split over `threads`; `activation` is applied in the same pass as the bias.
 ///
 /// `rowBlock`: run the product in calls of exactly that many rows (the last may be shorter), spread over the
 /// threads. BLAS results can depend on a call's row count in the last bits, so a caller that must agree
@@ -60,8 +59,7 @@ public enum BLAS {
 public func linearForward(
     x: UnsafePointer<Float>, rows: Int, inFeatures: Int,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-    y: UnsafeMutablePointer<Float>, threads: Int, activation: Activation? = nil, rowBlock: Int? = nil,
-    epilogue: ((Range<Int>) -> Void)? = nil
+    y: UnsafeMutablePointer<Float>, threads: Int, activation: Activation? = nil, rowBlock: Int? = nil
 ) {
     let parts = rowBlock.map { (rows + $0 - 1) / max(1, $0) } ?? max(1, min(threads, rows / 16))
     parallelFor(parts, threads: threads) { part in
@@ -73,6 +71,5 @@ public func linearForward(
                   c: yp, ldc: outFeatures)
         if let bias { addBiasRows(yp, bias: bias, rows: r.count, cols: outFeatures, activation: activation) }
         else if let activation { activation.apply(yp, count: r.count * outFeatures) }
-        epilogue?(r)
     }
 }

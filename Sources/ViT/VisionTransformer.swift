@@ -96,32 +96,17 @@ public struct VisionTransformer: Sendable {
                              workspace: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
                              rows: Range<Int>, team: WorkerTeam?, classTokenOnly: Bool) {
         let c = config
-        let t = c.tokens, d = c.hiddenSize, i = c.intermediateSize, dh = c.headDim, p = c.patchSize, g = c.grid
-        let s = c.imageSize, cols = c.channels * p * p, eps = c.layerNormEps
+        let t = c.tokens, d = c.hiddenSize, i = c.intermediateSize, dh = c.headDim
+        let cols = c.channels * c.patchSize * c.patchSize, eps = c.layerNormEps
         let h = workspace, qkvBuffers = h + t * d, mlp = qkvBuffers + 2 * t * 3 * d, patches = mlp + t * i
 
         // Patch embedding of this rank's rows: token 0 is the class token, token 1 + n is patch n.
         let patchRows = max(rows.lowerBound, 1) - 1 ..< max(rows.upperBound, 1) - 1
-        for n in patchRows {
-            let py = n / g, px = n % g, row = patches + n * cols
-            for ch in 0..<c.channels { for ky in 0..<p {
-                (row + (ch * p + ky) * p).update(from: pixels + (ch * s + py * p + ky) * s + px * p, count: p)
-            }}
-        }
+        copyPatches(of: pixels, patchRows, into: patches)
         let w = weights
         BLAS.gemm(transA: false, transB: true, m: patchRows.count, n: d, k: cols, a: patches + patchRows.lowerBound * cols,
                   lda: cols, b: w.patchWeight, ldb: cols, c: x + (patchRows.lowerBound + 1) * d, ldc: d)
-        w.positionEmbedding.withUnsafeBufferPointer { pos in
-            for token in rows {
-                let xr = x + token * d
-                if token == 0 {
-                    xr.update(from: w.classToken, count: d)
-                } else {
-                    addInPlace(xr, w.patchBias, count: d)
-                }
-                addInPlace(xr, pos.baseAddress! + token * d, count: d)
-            }
-        }
+        finishTokens(x, rows, patchBiasAdded: false)
 
         let scale = 1 / Float(dh).squareRoot()
         for (layer, block) in w.blocks.enumerated() {
@@ -174,35 +159,48 @@ public struct VisionTransformer: Sendable {
     func embedPatches(pixels: UnsafePointer<Float>, batch: Int, patches colp: UnsafeMutablePointer<Float>,
                       scratch: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, threads: Int) {
         let c = config
-        let p = c.patchSize, g = c.grid, n = g * g, s = c.imageSize, d = c.hiddenSize
-        let cols = c.channels * p * p
+        let n = c.grid * c.grid, t = c.tokens, d = c.hiddenSize
+        let cols = c.channels * c.patchSize * c.patchSize
         parallelFor(batch, threads: threads) { b in
-            for py in 0..<g { for px in 0..<g {
-                let row = colp + ((b * n) + py * g + px) * cols
-                for ch in 0..<c.channels { for ky in 0..<p {
-                    let src = pixels + ((b * c.channels + ch) * s + py * p + ky) * s + px * p
-                    (row + (ch * p + ky) * p).update(from: src, count: p)
-                }}
-            }}
+            copyPatches(of: pixels + b * inputCount, 0..<n, into: colp + b * n * cols)
         }
         linearForward(x: colp, rows: batch * n, inFeatures: cols, weight: weights.patchWeight,
                       bias: weights.patchBias, outFeatures: d, y: scratch, threads: threads, rowBlock: n)
-        addPositions(scratch, batch: batch, into: x)
+        for b in 0..<batch {
+            (x + (b * t + 1) * d).update(from: scratch + b * n * d, count: n * d)
+            finishTokens(x + b * t * d, 0..<t, patchBiasAdded: true)
+        }
     }
 
-    /// Prepends the class token to the projected patches and adds the position embedding.
-    private func addPositions(_ scratch: UnsafePointer<Float>, batch: Int, into x: UnsafeMutablePointer<Float>) {
-        let d = config.hiddenSize, t = config.tokens, n = t - 1
-        weights.positionEmbedding.withUnsafeBufferPointer { pos in
-            weights.classToken.withUnsafeBufferPointer { cls in
-                for b in 0..<batch {
-                    let xb = x + b * t * d
-                    for j in 0..<d { xb[j] = cls[j] + pos[j] }
-                    for k in 0..<n {
-                        let dst = xb + (1 + k) * d, src = scratch + (b * n + k) * d, pk = pos.baseAddress! + (1 + k) * d
-                        for j in 0..<d { dst[j] = src[j] + pk[j] }
-                    }
+    // MARK: shared by both forwards
+
+    /// im2col: patch `k` of one CHW image (row-major over the grid) as row `k` of `patches` [N, C·P·P], for
+    /// every `k` in `range`.
+    private func copyPatches(of pixels: UnsafePointer<Float>, _ range: Range<Int>, into patches: UnsafeMutablePointer<Float>) {
+        let c = config
+        let p = c.patchSize, g = c.grid, s = c.imageSize, cols = c.channels * p * p
+        for k in range {
+            let py = k / g, px = k % g, row = patches + k * cols
+            for ch in 0..<c.channels { for ky in 0..<p {
+                (row + (ch * p + ky) * p).update(from: pixels + (ch * s + py * p + ky) * s + px * p, count: p)
+            }}
+        }
+    }
+
+    /// Token rows `tokens` of one image's `x` [T, D]: row 0 becomes the class token; the others hold their
+    /// patch's projection, to which the patch bias is added unless `patchBiasAdded`; then every row gets its
+    /// position embedding.
+    private func finishTokens(_ x: UnsafeMutablePointer<Float>, _ tokens: Range<Int>, patchBiasAdded: Bool) {
+        let d = config.hiddenSize, w = weights
+        w.positionEmbedding.withUnsafeBufferPointer { pos in
+            for token in tokens {
+                let xr = x + token * d
+                if token == 0 {
+                    xr.update(from: w.classToken, count: d)
+                } else if !patchBiasAdded {
+                    addInPlace(xr, w.patchBias, count: d)
                 }
+                addInPlace(xr, pos.baseAddress! + token * d, count: d)
             }
         }
     }
