@@ -4,11 +4,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TestSupport
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 (ephemeral port) that answers like the Hugging Face Hub for a few fake
 /// repositories: `/{org}/{name}/resolve/{revision}/{path}` with the Hub's headers, LFS files redirected to
-/// `/lfs/{sha256}`, byte ranges, gated repos, and failure modes for the tests. One thread per connection, one request
-/// per connection (`Connection: close`), at most `maxConnections` connections, each bounded in time.
+/// `/lfs/{sha256}`, byte ranges, gated repos, and failure modes for the tests. The sockets are
+/// `LoopbackHTTPListener`'s: one thread and one request per connection, at most `maxConnections` connections.
 final class LoopbackHubServer: @unchecked Sendable {
     struct FileEntry {
         var data: Data
@@ -26,22 +27,13 @@ final class LoopbackHubServer: @unchecked Sendable {
         var requiredToken: String? = nil
     }
 
-    struct Request {
-        var method: String
-        var path: String
-        /// Header names lowercased.
-        var headers: [String: String]
-    }
+    typealias Request = LoopbackHTTPListener.Request
 
-    let port: UInt16
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var port: UInt16 { listener.port }
+    var baseURL: String { listener.baseURL }
 
     private let lock = NSLock()
-    private let listenFD: Int32
-    private var running = true
-    private var connectionCount = 0
-    private let maxConnections: Int
-    private let acceptDone = DispatchSemaphore(value: 0)
+    private var listener: LoopbackHTTPListener!
 
     // Behaviour, changed by the tests (always through `configure`).
     private var repos: [String: Repo] = [:]
@@ -59,51 +51,15 @@ final class LoopbackHubServer: @unchecked Sendable {
     private var log: [Request] = []
 
     init(maxConnections: Int = 200) throws {
-        self.maxConnections = maxConnections
-        #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { throw ServerError("socket() failed: \(errno)") }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        listener = try LoopbackHTTPListener(maxConnections: maxConnections) { [weak self] request, fd in
+            self?.handle(request, fd)
         }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            close(fd)
-            throw ServerError("bind/listen failed: \(errno)")
-        }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        listenFD = fd
-        port = UInt16(bigEndian: actual.sin_port)
-        let thread = Thread { [self] in acceptLoop() }
-        thread.name = "LoopbackHubServer.accept"
-        thread.start()
     }
 
     deinit { stop() }
 
     /// Stops accepting connections and closes the listening socket; afterwards connections are refused.
-    func stop() {
-        let wasRunning: Bool = lock.withLock {
-            let was = running
-            running = false
-            return was
-        }
-        guard wasRunning else { return }
-        acceptDone.wait()
-        close(listenFD)
-    }
+    func stop() { listener.stop() }
 
     func configure(_ change: (LoopbackHubServer.State) -> Void) {
         lock.withLock { change(State(server: self)) }
@@ -126,41 +82,9 @@ final class LoopbackHubServer: @unchecked Sendable {
 
     var requests: [Request] { lock.withLock { log } }
 
-    // MARK: - Connections
+    // MARK: - Requests
 
-    private func acceptLoop() {
-        defer { acceptDone.signal() }
-        while lock.withLock({ running }) {
-            var poller = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, 50)
-            guard ready > 0 else { continue }
-            let client = accept(listenFD, nil, nil)
-            guard client >= 0 else { continue }
-            let admitted: Bool = lock.withLock {
-                connectionCount += 1
-                return connectionCount <= maxConnections && running
-            }
-            guard admitted else {
-                close(client)
-                continue
-            }
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            #if canImport(Darwin)
-            var noSigPipe: Int32 = 1
-            setsockopt(client, SOL_SOCKET, SO_NOSIGPIPE, &noSigPipe, socklen_t(MemoryLayout<Int32>.size))
-            #endif
-            let thread = Thread { [self] in
-                handle(client)
-                close(client)
-            }
-            thread.start()
-        }
-    }
-
-    private func handle(_ fd: Int32) {
-        guard let request = readRequest(fd) else { return }
+    private func handle(_ request: Request, _ fd: Int32) {
         let stall: Double = lock.withLock {
             log.append(request)
             return stallSeconds
@@ -170,33 +94,6 @@ final class LoopbackHubServer: @unchecked Sendable {
             return
         }
         respond(to: request, fd: fd)
-    }
-
-    private func readRequest(_ fd: Int32) -> Request? {
-        var buffer = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        let terminator: [UInt8] = [13, 10, 13, 10]
-        while buffer.count < 64 * 1024 {
-            let n = recv(fd, &chunk, chunk.count, 0)
-            if n <= 0 { return nil }
-            buffer.append(contentsOf: chunk[0..<n])
-            if buffer.count >= 4, let end = findSubsequence(buffer, terminator) {
-                buffer = Array(buffer[0..<end])
-                break
-            }
-        }
-        guard let text = String(bytes: buffer, encoding: .utf8) else { return nil }
-        var lines = text.components(separatedBy: "\r\n")
-        guard !lines.isEmpty else { return nil }
-        let requestLine = lines.removeFirst().split(separator: " ")
-        guard requestLine.count >= 2 else { return nil }
-        var headers: [String: String] = [:]
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-            headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return Request(method: String(requestLine[0]), path: String(requestLine[1]), headers: headers)
     }
 
     // MARK: - Routing
@@ -320,32 +217,15 @@ final class LoopbackHubServer: @unchecked Sendable {
         var text = "HTTP/1.1 \(status) \(reason(status))\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         text += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        guard writeAll(fd, Data(text.utf8)) else { return }
+        guard LoopbackHTTPListener.writeAll(fd, Data(text.utf8)) else { return }
         guard method != "HEAD" else { return }
         if let cutAfter {
-            _ = writeAll(fd, body.prefix(cutAfter))
+            _ = LoopbackHTTPListener.writeAll(fd, body.prefix(cutAfter))
             Thread.sleep(forTimeInterval: 0.05)
             shutdown(fd, Int32(SHUT_RDWR))
             return
         }
-        _ = writeAll(fd, body)
-    }
-
-    private func writeAll(_ fd: Int32, _ data: Data) -> Bool {
-        data.withUnsafeBytes { raw -> Bool in
-            guard let base = raw.baseAddress else { return true }
-            var offset = 0
-            while offset < raw.count {
-                #if canImport(Glibc)
-                let n = Glibc.send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                #else
-                let n = Darwin.send(fd, base + offset, raw.count - offset, 0)
-                #endif
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
+        _ = LoopbackHTTPListener.writeAll(fd, body)
     }
 
     private func reason(_ status: Int) -> String {
@@ -364,15 +244,4 @@ final class LoopbackHubServer: @unchecked Sendable {
     }
 }
 
-struct ServerError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-private func findSubsequence(_ haystack: [UInt8], _ needle: [UInt8]) -> Int? {
-    guard haystack.count >= needle.count else { return nil }
-    for i in 0...(haystack.count - needle.count) where haystack[i..<(i + needle.count)].elementsEqual(needle) {
-        return i
-    }
-    return nil
-}
+typealias ServerError = LoopbackServerError
