@@ -156,3 +156,12 @@ enum GeneratedVectors {
         return s
     }
 }
+
+/// A fitted head's decision on each held-out vector, and how many (and what fraction) agree in sign (the
+/// label) with scikit-learn's decision.
+func heldOutDecisions(_ heldOut: [[Float]], reference: [Double], _ decide: ([Float]) -> Double)
+    -> (decisions: [Double], agree: Int, agreement: Double) {
+    let decisions = heldOut.map(decide)
+    let agree = zip(decisions, reference).filter { ($0 > 0) == ($1 > 0) }.count
+    return (decisions, agree, Double(agree) / Double(heldOut.count))
+}

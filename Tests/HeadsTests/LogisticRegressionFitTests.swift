@@ -33,14 +33,7 @@ final class LogisticRegressionFitTests: XCTestCase {
                 XCTAssertLessThanOrEqual(abs(head.intercept - referenceIntercept), 1e-3 * max(1, abs(referenceIntercept)), label)
 
                 // held-out labels and decision values
-                var agree = 0
-                var decisions: [Double] = []
-                for (i, x) in ds.heldOut.enumerated() {
-                    let d = head.decision(x)
-                    decisions.append(d)
-                    if (d > 0) == (referenceDecision[i] > 0) { agree += 1 }
-                }
-                let agreement = Double(agree) / Double(ds.heldOut.count)
+                let (decisions, agree, agreement) = heldOutDecisions(ds.heldOut, reference: referenceDecision, head.decision)
                 XCTAssertGreaterThanOrEqual(agreement, 0.995, label)
                 let decision = Deviation(decisions, referenceDecision)
 

@@ -42,14 +42,7 @@ final class OneClassSVMFitTests: XCTestCase {
                 XCTAssertEqual(head.intercept, referenceIntercept, accuracy: 1e-6 * max(1, abs(referenceIntercept)), label)
 
                 // held-out decisions and labels
-                var agree = 0
-                var decisions: [Double] = []
-                for (i, x) in ds.heldOut.enumerated() {
-                    let d = head.decision(x)
-                    decisions.append(d)
-                    if (d > 0) == (referenceDecision[i] > 0) { agree += 1 }
-                }
-                let agreement = Double(agree) / Double(ds.heldOut.count)
+                let (decisions, agree, agreement) = heldOutDecisions(ds.heldOut, reference: referenceDecision, head.decision)
                 XCTAssertGreaterThanOrEqual(agreement, 0.995, label)
                 let decision = Deviation(decisions, referenceDecision)
                 let spread = referenceDecision.map(abs).max()!
