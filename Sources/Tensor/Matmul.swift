@@ -48,22 +48,38 @@ public enum BLAS {
     }
 }
 
+/// The BLAS calls a product over `images` blocks of `rowsPerImage` rows is cut into: every block is cut at the
+/// same `pieces` (row ranges within a block). BLAS results can depend on a call's row count in the last bits,
+/// so a computation that must agree bit for bit with per-image products (the training forward with the
+/// inference forward) cuts its rows the same way.
+public struct RowCalls: Sendable {
+    public let images: Int, rowsPerImage: Int, pieces: [Range<Int>]
+
+    public init(images: Int, rowsPerImage: Int, pieces: [Range<Int>]) {
+        self.images = images; self.rowsPerImage = rowsPerImage; self.pieces = pieces
+    }
+
+    public var count: Int { images * pieces.count }
+
+    /// Rows of call `index`, image by image.
+    public func rows(_ index: Int) -> Range<Int> {
+        let base = index / pieces.count * rowsPerImage, piece = pieces[index % pieces.count]
+        return base + piece.lowerBound ..< base + piece.upperBound
+    }
+}
+
 /// y[rows×out] = x[rows×in] · wᵀ + bias, where `w` is a PyTorch Linear weight [out×in].
 /// Rows are split over `threads`; `activation` is applied in the same pass as the bias.
-///
-/// `rowBlock`: run the product in calls of exactly that many rows (the last may be shorter), spread over the
-/// threads. BLAS results can depend on a call's row count in the last bits, so a caller that must agree
-/// bit for bit with per-image products (the training forward with the inference forward) passes the
-/// image's row count.
+/// `calls`: run the product in exactly these calls (see `RowCalls`), spread over the threads.
 @inlinable
 public func linearForward(
     x: UnsafePointer<Float>, rows: Int, inFeatures: Int,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-    y: UnsafeMutablePointer<Float>, threads: Int, activation: Activation? = nil, rowBlock: Int? = nil
+    y: UnsafeMutablePointer<Float>, threads: Int, activation: Activation? = nil, calls: RowCalls? = nil
 ) {
-    let parts = rowBlock.map { (rows + $0 - 1) / max(1, $0) } ?? max(1, min(threads, rows / 16))
+    let parts = calls?.count ?? max(1, min(threads, rows / 16))
     parallelFor(parts, threads: threads) { part in
-        let r = rowBlock.map { part * $0 ..< min(rows, (part + 1) * $0) } ?? chunkRange(part, of: parts, total: rows)
+        let r = calls?.rows(part) ?? chunkRange(part, of: parts, total: rows)
         if r.isEmpty { return }
         let yp = y + r.lowerBound * outFeatures
         BLAS.gemm(transA: false, transB: true, m: r.count, n: outFeatures, k: inFeatures,

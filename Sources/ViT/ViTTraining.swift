@@ -252,27 +252,30 @@ extension VisionTransformer {
         let d = c.hiddenSize, t = c.tokens, rows = a.batch * t, dh = c.headDim, i = c.intermediateSize
         let x0 = a.at(lay.blockInput(l)), qkv = a.at(lay.qkv(l)), ctx = a.at(lay.context(l))
         let x1 = a.at(lay.attentionResidual(l)), pre = a.at(lay.preActivation(l)), probs = a.at(lay.probabilities(l))
+        let calls = RowCalls(images: a.batch, rowsPerImage: t, pieces: c.tokenPieces)  // the inference forward's calls
         normRowsRecording(x0, into: h, rows: rows, gamma: w.norm1Weight, beta: w.norm1Bias,
                           mean: a.at(lay.norm1Mean(l)), rstd: a.at(lay.norm1Rstd(l)), threads: threads)
         linearForward(x: h, rows: rows, inFeatures: d, weight: w.qkvWeight, bias: w.qkvBias, outFeatures: 3 * d,
-                      y: qkv, threads: threads, rowBlock: t)
+                      y: qkv, threads: threads, calls: calls)
         let scale = 1 / Float(dh).squareRoot()
         parallelFor(a.batch * c.heads, threads: threads) { task in
             let b = task / c.heads, head = task % c.heads
             let base = qkv + b * t * 3 * d + head * dh
             let s = probs + task * t * t
-            // S[T×T] = scale · Q Kᵀ → P = softmax rows (kept) → ctx[T×dh] = P V
-            BLAS.gemm(transA: false, transB: true, m: t, n: t, k: dh, alpha: scale, a: base, lda: 3 * d,
-                      b: base + d, ldb: 3 * d, c: s, ldc: t)
-            softmaxRows(s, rows: t, width: t, stride: t)
-            BLAS.gemm(transA: false, transB: false, m: t, n: dh, k: t, a: s, lda: t, b: base + 2 * d, ldb: 3 * d,
-                      c: ctx + b * t * d + head * dh, ldc: d)
+            // S[T×T] = scale · Q Kᵀ → P = softmax rows (kept) → ctx[T×dh] = P V, in the inference forward's pieces
+            for q in c.tokenPieces {
+                BLAS.gemm(transA: false, transB: true, m: q.count, n: t, k: dh, alpha: scale, a: base + q.lowerBound * 3 * d,
+                          lda: 3 * d, b: base + d, ldb: 3 * d, c: s + q.lowerBound * t, ldc: t)
+                softmaxRows(s + q.lowerBound * t, rows: q.count, width: t, stride: t)
+                BLAS.gemm(transA: false, transB: false, m: q.count, n: dh, k: t, a: s + q.lowerBound * t, lda: t,
+                          b: base + 2 * d, ldb: 3 * d, c: ctx + (b * t + q.lowerBound) * d + head * dh, ldc: d)
+            }
         }
         residualForward(from: x0, to: x1, input: ctx, rows: rows, inFeatures: d, weight: w.projWeight, bias: w.projBias, threads: threads)
         normRowsRecording(x1, into: h, rows: rows, gamma: w.norm2Weight, beta: w.norm2Bias,
                           mean: a.at(lay.norm2Mean(l)), rstd: a.at(lay.norm2Rstd(l)), threads: threads)
         linearForward(x: h, rows: rows, inFeatures: d, weight: w.fc1Weight, bias: w.fc1Bias, outFeatures: i,
-                      y: pre, threads: threads, rowBlock: t)
+                      y: pre, threads: threads, calls: calls)
         let act = c.activation
         let parts = rowParts(rows, threads: threads)
         parallelFor(parts, threads: threads) { part in
@@ -283,14 +286,15 @@ extension VisionTransformer {
     }
 
     /// to[rows×D] = from + input[rows×in] · wᵀ + bias, with the inference forward's order of operations
-    /// (copy, product accumulated with beta 1 in one call per image, then bias), so the values are identical.
+    /// (copy, product accumulated with beta 1 in the same calls per image, then bias), so the values are identical.
     private func residualForward(from: UnsafePointer<Float>, to x: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                  rows: Int, inFeatures: Int, weight: [Float], bias: [Float], threads: Int) {
         let d = config.hiddenSize, t = config.tokens
         weight.withUnsafeBufferPointer { wb in
             bias.withUnsafeBufferPointer { bb in
-                parallelFor(rows / t, threads: threads) { image in
-                    let r = image * t ..< (image + 1) * t
+                let calls = RowCalls(images: rows / t, rowsPerImage: t, pieces: config.tokenPieces)
+                parallelFor(calls.count, threads: threads) { call in
+                    let r = calls.rows(call)
                     (x + r.lowerBound * d).update(from: from + r.lowerBound * d, count: r.count * d)
                     BLAS.gemm(transA: false, transB: true, m: r.count, n: d, k: inFeatures,
                               a: input + r.lowerBound * inFeatures, lda: inFeatures, b: wb.baseAddress!, ldb: inFeatures,
@@ -343,6 +347,7 @@ extension VisionTransformer {
         let d = c.hiddenSize, t = c.tokens, rows = a.batch * t, i = c.intermediateSize
         let x0 = a.at(lay.blockInput(l)), qkv = a.at(lay.qkv(l)), ctx = a.at(lay.context(l))
         let x1 = a.at(lay.attentionResidual(l)), pre = a.at(lay.preActivation(l)), probs = a.at(lay.probabilities(l))
+        let calls = RowCalls(images: a.batch, rowsPerImage: t, pieces: c.tokenPieces)  // the inference forward's calls
         let hbuf = scratch.h.base, dh = scratch.dh.base, abuf = scratch.activated.base, da = scratch.dActivated.base
         let dqkv = scratch.dqkv.base
         let act = c.activation

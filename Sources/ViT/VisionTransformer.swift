@@ -55,100 +55,114 @@ public struct VisionTransformer: Sendable {
     /// layers, so ranks of a team need one barrier per layer), MLP hidden [T, I], im2col rows [N, C·P·P].
     private var slotFloats: Int {
         let c = config, t = c.tokens
-        return t * c.hiddenSize + 2 * t * 3 * c.hiddenSize + t * c.intermediateSize + c.grid * c.grid * c.channels * c.patchSize * c.patchSize
+        let floats = t * c.hiddenSize + 2 * t * 3 * c.hiddenSize + t * c.intermediateSize + c.grid * c.grid * c.channels * c.patchSize * c.patchSize
+        return (floats + 15) / 16 * 16  // every rank's slot starts 64-byte aligned, like rank 0's
     }
 
     /// The encoder and final LayerNorm for `batch` images into x [batch·T, D]. Work is cut by image: with
     /// `threads` ranks, whole images run one per rank (single-threaded products on cache-resident buffers);
-    /// the images left over (all of them when batch < threads) run one at a time, split by token rows over
-    /// every rank. `classTokenOnly`: the last block and the final norm compute the class-token row only,
-    /// which is all `embed` reads (the other rows of x are then left before the last block).
+    /// the images left over (all of them when batch < threads) run one at a time, their token pieces
+    /// (`config.tokenPieces`) shared over the ranks. Either way every piece goes through the same products,
+    /// so an image's values do not depend on the batch or the thread count. `classTokenOnly`: the last block
+    /// and the final norm compute the class-token row only, which is all `embed` reads (the other rows of x
+    /// are then left before the last block).
     private func encode(pixels: UnsafePointer<Float>, batch: Int, threads: Int, classTokenOnly: Bool,
                         into x: UnsafeMutablePointer<Float>) {
         let c = config
         let t = c.tokens, d = c.hiddenSize
-        let team = WorkerTeam.shared(size: min(threads, max(1, batch * t)))
+        let pieces = c.tokenPieces
+        let team = WorkerTeam.shared(size: min(threads, max(1, batch * pieces.count)))
         let ranks = team.size
         let whole = batch / ranks * ranks
-        let slot = slotFloats, scoresFloats = t * t
+        let slot = slotFloats, scoresFloats = (t * t + 15) / 16 * 16
         withScratch(count: ranks * (slot + scoresFloats)) { scratch in
             team.run { rank in
                 let scores = scratch + ranks * slot + rank * scoresFloats
                 var image = rank
                 while image < whole {
                     encodeImage(pixels + image * inputCount, x: x + image * t * d, workspace: scratch + rank * slot,
-                                scores: scores, rows: 0..<t, team: nil, classTokenOnly: classTokenOnly)
+                                scores: scores, pieces: pieces, team: nil, classTokenOnly: classTokenOnly)
                     image += ranks
                 }
                 // the images left are shared in rank 0's slot, which rank 0 may still be using above
                 if whole > 0 && whole < batch { team.barrier() }
+                let mine = pieces.indices.filter { $0 % ranks == rank }.map { pieces[$0] }
                 for image in whole..<batch {
                     encodeImage(pixels + image * inputCount, x: x + image * t * d, workspace: scratch, scores: scores,
-                                rows: chunkRange(rank, of: ranks, total: t), team: team, classTokenOnly: classTokenOnly)
+                                pieces: mine, team: team, classTokenOnly: classTokenOnly)
                 }
             }
         }
     }
 
-    /// One image, or this rank's token `rows` of it when a `team` shares the image: patch embedding, every
-    /// block and the final LayerNorm, single-threaded. Ranks meet once per block, after their rows of Q, K, V.
+    /// One image's token `pieces` (all of them, or this rank's when a `team` shares the image): patch
+    /// embedding, every block and the final LayerNorm, single-threaded, one product call per piece. Ranks
+    /// meet once per block, after their pieces of Q, K, V.
     private func encodeImage(_ pixels: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>,
                              workspace: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
-                             rows: Range<Int>, team: WorkerTeam?, classTokenOnly: Bool) {
+                             pieces: [Range<Int>], team: WorkerTeam?, classTokenOnly: Bool) {
         let c = config
         let t = c.tokens, d = c.hiddenSize, i = c.intermediateSize, dh = c.headDim
         let cols = c.channels * c.patchSize * c.patchSize, eps = c.layerNormEps
         let h = workspace, qkvBuffers = h + t * d, mlp = qkvBuffers + 2 * t * 3 * d, patches = mlp + t * i
 
-        // Patch embedding of this rank's rows: token 0 is the class token, token 1 + n is patch n.
-        let patchRows = max(rows.lowerBound, 1) - 1 ..< max(rows.upperBound, 1) - 1
-        copyPatches(of: pixels, patchRows, into: patches)
+        // Patch embedding: token 0 is the class token, token 1 + n is patch n.
         let w = weights
-        BLAS.gemm(transA: false, transB: true, m: patchRows.count, n: d, k: cols, a: patches + patchRows.lowerBound * cols,
-                  lda: cols, b: w.patchWeight, ldb: cols, c: x + (patchRows.lowerBound + 1) * d, ldc: d)
-        finishTokens(x, rows, patchBiasAdded: false)
+        for rows in pieces {
+            let patchRows = c.patchRows(ofTokens: rows)
+            copyPatches(of: pixels, patchRows, into: patches)
+            BLAS.gemm(transA: false, transB: true, m: patchRows.count, n: d, k: cols, a: patches + patchRows.lowerBound * cols,
+                      lda: cols, b: w.patchWeight, ldb: cols, c: x + (patchRows.lowerBound + 1) * d, ldc: d)
+            finishTokens(x, rows, patchBiasAdded: false)
+        }
 
         let scale = 1 / Float(dh).squareRoot()
         for (layer, block) in w.blocks.enumerated() {
             let qkv = qkvBuffers + (layer % 2) * t * 3 * d
-            // LN1 and Q, K, V of this rank's rows; every rank's K and V are needed below.
-            layerNorm(x + rows.lowerBound * d, h + rows.lowerBound * d, rows: rows.count, width: d,
-                      gamma: block.norm1Weight, beta: block.norm1Bias, eps: eps)
-            BLAS.gemm(transA: false, transB: true, m: rows.count, n: 3 * d, k: d, a: h + rows.lowerBound * d, lda: d,
-                      b: block.qkvWeight, ldb: d, c: qkv + rows.lowerBound * 3 * d, ldc: 3 * d)
-            if !rows.isEmpty { addBiasRows(qkv + rows.lowerBound * 3 * d, bias: block.qkvBias, rows: rows.count, cols: 3 * d) }
+            // LN1 and Q, K, V of these rows; every piece's K and V are needed below.
+            for rows in pieces where !rows.isEmpty {
+                layerNorm(x + rows.lowerBound * d, h + rows.lowerBound * d, rows: rows.count, width: d,
+                          gamma: block.norm1Weight, beta: block.norm1Bias, eps: eps)
+                BLAS.gemm(transA: false, transB: true, m: rows.count, n: 3 * d, k: d, a: h + rows.lowerBound * d, lda: d,
+                          b: block.qkvWeight, ldb: d, c: qkv + rows.lowerBound * 3 * d, ldc: 3 * d)
+                addBiasRows(qkv + rows.lowerBound * 3 * d, bias: block.qkvBias, rows: rows.count, cols: 3 * d)
+            }
             team?.barrier()
 
             let last = layer == w.blocks.count - 1
-            let q = last && classTokenOnly ? (rows.contains(0) ? 0..<1 : 0..<0) : rows
-            if q.isEmpty { continue }
-            let m = q.count, q0 = q.lowerBound
-            // Attention per head over this rank's queries; the context goes into h's rows of q.
-            for head in 0..<c.heads {
-                let base = qkv + head * dh
-                BLAS.gemm(transA: false, transB: true, m: m, n: t, k: dh, alpha: scale, a: base + q0 * 3 * d, lda: 3 * d,
-                          b: base + d, ldb: 3 * d, c: scores, ldc: t)
-                softmaxRows(scores, rows: m, width: t, stride: t)
-                BLAS.gemm(transA: false, transB: false, m: m, n: dh, k: t, a: scores, lda: t, b: base + 2 * d, ldb: 3 * d,
-                          c: h + q0 * d + head * dh, ldc: d)
+            for rows in pieces {
+                let q = last && classTokenOnly ? (rows.contains(0) ? 0..<1 : 0..<0) : rows
+                if q.isEmpty { continue }
+                let m = q.count, q0 = q.lowerBound
+                // Attention per head over these queries; the context goes into h's rows of q.
+                for head in 0..<c.heads {
+                    let base = qkv + head * dh
+                    BLAS.gemm(transA: false, transB: true, m: m, n: t, k: dh, alpha: scale, a: base + q0 * 3 * d, lda: 3 * d,
+                              b: base + d, ldb: 3 * d, c: scores, ldc: t)
+                    softmaxRows(scores, rows: m, width: t, stride: t)
+                    BLAS.gemm(transA: false, transB: false, m: m, n: dh, k: t, a: scores, lda: t, b: base + 2 * d, ldb: 3 * d,
+                              c: h + q0 * d + head * dh, ldc: d)
+                }
+                // x += proj(context)
+                BLAS.gemm(transA: false, transB: true, m: m, n: d, k: d, a: h + q0 * d, lda: d, b: block.projWeight, ldb: d,
+                          beta: 1, c: x + q0 * d, ldc: d)
+                addBiasRows(x + q0 * d, bias: block.projBias, rows: m, cols: d)
+                // x += fc2(act(fc1(LN2(x))))
+                layerNorm(x + q0 * d, h + q0 * d, rows: m, width: d, gamma: block.norm2Weight, beta: block.norm2Bias, eps: eps)
+                BLAS.gemm(transA: false, transB: true, m: m, n: i, k: d, a: h + q0 * d, lda: d, b: block.fc1Weight, ldb: d,
+                          c: mlp + q0 * i, ldc: i)
+                addBiasRows(mlp + q0 * i, bias: block.fc1Bias, rows: m, cols: i, activation: c.activation)
+                BLAS.gemm(transA: false, transB: true, m: m, n: d, k: i, a: mlp + q0 * i, lda: i, b: block.fc2Weight, ldb: i,
+                          beta: 1, c: x + q0 * d, ldc: d)
+                addBiasRows(x + q0 * d, bias: block.fc2Bias, rows: m, cols: d)
             }
-            // x += proj(context)
-            BLAS.gemm(transA: false, transB: true, m: m, n: d, k: d, a: h + q0 * d, lda: d, b: block.projWeight, ldb: d,
-                      beta: 1, c: x + q0 * d, ldc: d)
-            addBiasRows(x + q0 * d, bias: block.projBias, rows: m, cols: d)
-            // x += fc2(act(fc1(LN2(x))))
-            layerNorm(x + q0 * d, h + q0 * d, rows: m, width: d, gamma: block.norm2Weight, beta: block.norm2Bias, eps: eps)
-            BLAS.gemm(transA: false, transB: true, m: m, n: i, k: d, a: h + q0 * d, lda: d, b: block.fc1Weight, ldb: d,
-                      c: mlp + q0 * i, ldc: i)
-            addBiasRows(mlp + q0 * i, bias: block.fc1Bias, rows: m, cols: i, activation: c.activation)
-            BLAS.gemm(transA: false, transB: true, m: m, n: d, k: i, a: mlp + q0 * i, lda: i, b: block.fc2Weight, ldb: i,
-                      beta: 1, c: x + q0 * d, ldc: d)
-            addBiasRows(x + q0 * d, bias: block.fc2Bias, rows: m, cols: d)
         }
 
-        let normed = classTokenOnly ? (rows.contains(0) ? 0..<1 : 0..<0) : rows
-        layerNorm(x + normed.lowerBound * d, x + normed.lowerBound * d, rows: normed.count, width: d,
-                  gamma: w.normWeight, beta: w.normBias, eps: eps)
+        for rows in pieces {
+            let normed = classTokenOnly ? (rows.contains(0) ? 0..<1 : 0..<0) : rows
+            layerNorm(x + normed.lowerBound * d, x + normed.lowerBound * d, rows: normed.count, width: d,
+                      gamma: w.normWeight, beta: w.normBias, eps: eps)
+        }
     }
 
     // MARK: training support
@@ -165,7 +179,8 @@ public struct VisionTransformer: Sendable {
             copyPatches(of: pixels + b * inputCount, 0..<n, into: colp + b * n * cols)
         }
         linearForward(x: colp, rows: batch * n, inFeatures: cols, weight: weights.patchWeight,
-                      bias: weights.patchBias, outFeatures: d, y: scratch, threads: threads, rowBlock: n)
+                      bias: weights.patchBias, outFeatures: d, y: scratch, threads: threads,
+                      calls: RowCalls(images: batch, rowsPerImage: n, pieces: c.tokenPieces.map(c.patchRows(ofTokens:))))
         for b in 0..<batch {
             (x + (b * t + 1) * d).update(from: scratch + b * n * d, count: n * d)
             finishTokens(x + b * t * d, 0..<t, patchBiasAdded: true)
