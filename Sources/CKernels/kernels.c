@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef float vf __attribute__((vector_size(64)));
 typedef int vi __attribute__((vector_size(64)));
@@ -228,7 +229,7 @@ VARIANT(avx2, __attribute__((target("avx2,fma,f16c"))))
 VARIANT(baseline, )
 static const struct table tables[3] = {TABLE(baseline), TABLE(avx2), TABLE(avx512)};
 
-int dfk_isa_supported(void) {
+static int hardware_level(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
@@ -239,27 +240,30 @@ int dfk_isa_supported(void) {
 #else
 VARIANT(baseline, )
 static const struct table tables[1] = {TABLE(baseline)};
-int dfk_isa_supported(void) { return DFK_ISA_BASELINE; }
+static int hardware_level(void) { return DFK_ISA_BASELINE; }
 #endif
 
-static _Atomic int chosen = -1;
-
-static int initial_level(void) {
-    int level = dfk_isa_supported();
+int dfk_isa_environment(void) {
     const char *want = getenv("DEEPFAKE_ISA");
-    if (want) {
-        int asked = !strcmp(want, "baseline") ? DFK_ISA_BASELINE
-                  : !strcmp(want, "avx2")     ? DFK_ISA_AVX2
-                                              : DFK_ISA_AVX512;
-        if (asked < level) level = asked;
-    }
-    return level;
+    if (!want || !*want) return -1;
+    if (!strcasecmp(want, "baseline")) return DFK_ISA_BASELINE;
+    if (!strcasecmp(want, "avx2")) return DFK_ISA_AVX2;
+    if (!strcasecmp(want, "avx512")) return DFK_ISA_AVX512;
+    return -2;
 }
+
+int dfk_isa_supported(void) {
+    int level = hardware_level(), cap = dfk_isa_environment();
+    if (cap == -2) return DFK_ISA_BASELINE;  // an unknown name never picks wider units than asked; callers report it
+    return cap >= 0 && cap < level ? cap : level;
+}
+
+static _Atomic int chosen = -1;
 
 int dfk_isa(void) {
     int level = atomic_load_explicit(&chosen, memory_order_relaxed);
     if (level < 0) {
-        level = initial_level();
+        level = dfk_isa_supported();
         atomic_store_explicit(&chosen, level, memory_order_relaxed);
     }
     return level;

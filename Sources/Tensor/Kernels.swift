@@ -179,10 +179,18 @@ public func addBiasRows(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Fl
 public enum KernelISA: Int32, Sendable, CaseIterable {
     case baseline = 0, avx2 = 1, avx512 = 2
 
-    /// The set in use: the best the CPU has unless DEEPFAKE_ISA or `force` lowered it.
+    /// The set in use: the best supported one unless `force` lowered it.
     public static var current: KernelISA { KernelISA(rawValue: dfk_isa()) ?? .baseline }
-    /// The best set this CPU supports.
+    /// The best set this CPU supports, capped by the environment variable DEEPFAKE_ISA (baseline, avx2,
+    /// avx512), which imitates a CPU with fewer vector units.
     public static var supported: KernelISA { KernelISA(rawValue: dfk_isa_supported()) ?? .baseline }
+    /// Why DEEPFAKE_ISA cannot be used, when it names no set (the kernels then run the baseline set); nil
+    /// when it is unset or valid. Programs report it and stop.
+    public static var environmentProblem: String? {
+        guard dfk_isa_environment() == -2 else { return nil }
+        let value = getenv("DEEPFAKE_ISA").map { String(cString: $0) } ?? ""
+        return "DEEPFAKE_ISA=\(value) names no instruction set; use baseline, avx2 or avx512 (or leave it unset)"
+    }
     /// Uses `isa` (at most what the CPU supports) from now on: for tests and benchmarks.
     public static func force(_ isa: KernelISA) { dfk_force_isa(isa.rawValue) }
     /// Runs `body` under each set this CPU supports, lowest first, then restores the set in use: for tests

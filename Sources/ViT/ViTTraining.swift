@@ -347,7 +347,6 @@ extension VisionTransformer {
         let d = c.hiddenSize, t = c.tokens, rows = a.batch * t, i = c.intermediateSize
         let x0 = a.at(lay.blockInput(l)), qkv = a.at(lay.qkv(l)), ctx = a.at(lay.context(l))
         let x1 = a.at(lay.attentionResidual(l)), pre = a.at(lay.preActivation(l)), probs = a.at(lay.probabilities(l))
-        let calls = RowCalls(images: a.batch, rowsPerImage: t, pieces: c.tokenPieces)  // the inference forward's calls
         let hbuf = scratch.h.base, dh = scratch.dh.base, abuf = scratch.activated.base, da = scratch.dActivated.base
         let dqkv = scratch.dqkv.base
         let act = c.activation

@@ -57,6 +57,7 @@ struct Arguments {
             FileHandle.standardError.write(Data(((message.isEmpty ? "" : "deepfake-bench: \(message)\n") + usage).utf8))
             exit(64)
         }
+        if let problem = KernelISA.environmentProblem { fail(problem) }
         while let flag = args.popFirst() {
             switch flag {
             case "--threads": threads = Int(args.popFirst() ?? "") ?? threads

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Tensor
 
 @main
 struct Deepfake: ParsableCommand {
@@ -12,4 +14,12 @@ struct Deepfake: ParsableCommand {
         version: "0.1.0",
         subcommands: [Detect.self, Evaluate.self, Fit.self, Embed.self, Train.self, Shards.self],
         defaultSubcommand: nil)
+
+    static func main() {
+        if let problem = KernelISA.environmentProblem {
+            printError("deepfake: \(problem)")
+            Foundation.exit(64)
+        }
+        main(nil)
+    }
 }

@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 /// Runs the built `deepfake` executable (it sits beside the test bundle in the build folder).
-func runDeepfake(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// `environment` adds to (or replaces entries of) the test process's environment.
+func runDeepfake(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     if !FileManager.default.fileExists(atPath: folder.appendingPathComponent("deepfake").path) {
         folder = Bundle.main.bundleURL
@@ -10,6 +11,7 @@ func runDeepfake(_ arguments: [String]) throws -> (status: Int32, stdout: String
     let process = Process()
     process.executableURL = folder.appendingPathComponent("deepfake")
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -55,6 +57,13 @@ final class CommandLineTests: XCTestCase {
         let (status, _, stderr) = try runDeepfake(["embed", "--model", "/nonexistent-model", images])
         XCTAssertEqual(status, 2)
         XCTAssertTrue(stderr.contains("/nonexistent-model"), stderr)
+    }
+
+    func testUnknownInstructionSetNameIsAUsageError() throws {
+        let (status, stdout, stderr) = try runDeepfake(["embed", "--model", tinyModel, images], environment: ["DEEPFAKE_ISA": "avx-512"])
+        XCTAssertEqual(status, 64)
+        XCTAssertEqual(stdout, "")
+        XCTAssertTrue(stderr.contains("DEEPFAKE_ISA=avx-512 names no instruction set"), stderr)
     }
 
     func testUsageErrorsExitWith64() throws {

@@ -13,11 +13,13 @@ extern "C" {
 /// Instruction-set levels; `dfk_isa()` reports the one in use.
 enum { DFK_ISA_BASELINE = 0, DFK_ISA_AVX2 = 1, DFK_ISA_AVX512 = 2 };
 
-/// The level in use: the best the CPU supports unless `dfk_force_isa` or DEEPFAKE_ISA (baseline|avx2|avx512)
-/// lowered it.
+/// The level in use: the best supported one unless `dfk_force_isa` lowered it.
 int dfk_isa(void);
-/// The best level this CPU supports.
+/// The best level this CPU supports, capped by DEEPFAKE_ISA (baseline|avx2|avx512, any case), which imitates
+/// a CPU with fewer vector units; an unknown DEEPFAKE_ISA caps at baseline.
 int dfk_isa_supported(void);
+/// DEEPFAKE_ISA as a level: -1 when unset or empty, -2 when it names no level.
+int dfk_isa_environment(void);
 /// Uses `level` (clamped to what the CPU supports) from now on; for tests and benchmarks.
 void dfk_force_isa(int level);
 
