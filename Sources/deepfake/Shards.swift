@@ -63,14 +63,18 @@ struct Shards: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ls",
             abstract: "One line per sample: shard, key and each field's size in bytes.",
-            discussion: "Example: deepfake shards ls --format jsonl 'd3/elsa_v2-{0000..0009}.tar'")
+            discussion: """
+                Exit status 1 when a spec or shard cannot be read (each is reported; the others go on). Examples:
+                  deepfake shards ls --format jsonl 'd3/elsa_v2-{0000..0009}.tar'
+                  deepfake shards ls train/a.tar train/b.tar val.shards
+                """)
         enum Format: String, ExpressibleByArgument { case table, jsonl }
         @Option(help: "table or jsonl.") var format: Format = .table
-        @Argument(help: "Shard spec.") var spec: String
+        @Argument(help: "Shard specs: paths, brace patterns, .shards lists, http(s) URLs.") var specs: [String]
 
         func run() throws {
             var failed = false
-            try forEachSample(spec) { result in
+            forEachSample(specs) { result in
                 switch result {
                 case let .success(s):
                     if format == .jsonl {
@@ -91,12 +95,16 @@ struct Shards: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Decode every image of every sample; report failures with shard, key and field.",
-            discussion: "Exit status 1 when any image or shard fails. Example: deepfake shards verify d3/train.shards")
-        @Argument(help: "Shard spec.") var spec: String
+            discussion: """
+                Exit status 1 when any image, shard or spec fails (each is reported; the others go on). Examples:
+                  deepfake shards verify d3/train.shards
+                  deepfake shards verify 'd3/elsa_v2-{0000..0009}.tar' extra/elsa_v2-0100.tar
+                """)
+        @Argument(help: "Shard specs: paths, brace patterns, .shards lists, http(s) URLs.") var specs: [String]
 
         func run() throws {
             var samples = 0, images = 0, failures = 0
-            try forEachSample(spec) { result in
+            forEachSample(specs) { result in
                 switch result {
                 case let .success(s):
                     samples += 1
@@ -129,7 +137,8 @@ struct Shards: ParsableCommand {
 
         func run() throws {
             var sample: Sample?
-            try forEachSample(spec) { result in
+            forEachSample([spec]) { result in
+                if case let .failure(e) = result { printError("error: \(e)") }
                 if sample == nil, case let .success(s) = result, s.key == key { sample = s }
             }
             guard let sample else {
@@ -145,15 +154,18 @@ struct Shards: ParsableCommand {
     }
 }
 
-/// Every sample of every shard of `spec`, in order; a shard that fails yields its error and the next goes on.
-func forEachSample(_ spec: String, _ body: (Result<Sample, WebDatasetError>) -> Void) throws {
-    let shards: [String]
-    do { shards = try ShardSpec.resolve(spec) } catch {
-        printError("error: \(error)")
-        throw ExitCode(2)
-    }
+/// Every sample of every shard of `specs`, in order. A spec that does not resolve and a shard that fails each
+/// yield their error, and the next goes on.
+func forEachSample(_ specs: [String], _ body: (Result<Sample, WebDatasetError>) -> Void) {
     let source = TarShardSource(options: ShardReadOptions(errorPolicy: .stop))
-    for shard in shards {
-        for result in AnySequence({ source.samples(of: shard) }) { body(result) }
+    for spec in specs {
+        let shards: [String]
+        do { shards = try ShardSpec.resolve(spec) } catch {
+            body(.failure(error))
+            continue
+        }
+        for shard in shards {
+            for result in AnySequence({ source.samples(of: shard) }) { body(result) }
+        }
     }
 }

@@ -39,6 +39,17 @@ final class ShardsCommandTests: XCTestCase {
         XCTAssertEqual(fields.first, "caption.txt"); XCTAssertEqual(fields.last, "url.txt")
 
         XCTAssertEqual(try runDeepfake(["shards", "verify", spec]).status, 0)
+        // several specs, like every other command's inputs; a spec that does not resolve is reported, the rest go on
+        let single = tmp + "/out/elsa_v2-000000.tar"
+        let lsMany = try runDeepfake(["shards", "ls", "--format", "jsonl", single, tmp + "/out/missing-{0..1}.tar", spec])
+        XCTAssertEqual(lsMany.status, 1)
+        XCTAssertTrue(lsMany.stderr.contains("missing-0.tar"), lsMany.stderr)
+        XCTAssertEqual(lsMany.stdout.split(separator: "\n").map { (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["key"] as! String },
+                       ["elsa_v2__test__123456780", "elsa_v2__test__123456781",
+                        "elsa_v2__test__123456780", "elsa_v2__test__123456781", "elsa_v2__test__123456782"])
+        let verifyMany = try runDeepfake(["shards", "verify", single, spec])
+        XCTAssertEqual(verifyMany.status, 0, verifyMany.stdout)
+        XCTAssertTrue(verifyMany.stdout.hasSuffix("5 samples, 25 images, 0 failures\n"), verifyMany.stdout)
         let cat = try runDeepfake(["shards", "cat", spec, "elsa_v2__test__123456781", "caption.txt"])
         XCTAssertEqual(cat.stdout, "a prompt 1")
         let gen0 = (fields.first { $0.hasPrefix("gen_0.") })!
