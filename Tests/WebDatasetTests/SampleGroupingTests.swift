@@ -33,9 +33,6 @@ final class SampleGroupingTests: XCTestCase {
     }
 
     func testUpstreamShardIsOneSample() throws {
-        guard FileManager.default.fileExists(atPath: upstreamShard) else {
-            throw XCTSkip("\(upstreamShard) not present")
-        }
         let source = TarShardSource()
         let results = Array(source.samples(of: upstreamShard))
         XCTAssertEqual(results.count, 1)

@@ -8,8 +8,9 @@ import XCTest
 let wdsFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Fixtures/webdataset")
 
-/// The upstream CoDE shard (code-spec §6.3), when the shared folder is present.
-let upstreamShard = "/work/shared/fixtures/elsa_v2-0000.tar"
+/// Upstream's sample shard (Tests/Fixtures/upstream/README.md).
+let upstreamShard = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Fixtures/upstream/elsa_v2-0000.tar").path
 
 func sha256Hex(_ bytes: [UInt8]) -> String { HubChecksum.sha256Hex(of: Data(bytes)) }
 
