@@ -25,6 +25,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -48,8 +49,12 @@ let package = Package(
         .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Hub"),
         .target(name: "WebDataset", dependencies: ["Imaging", "Checkpoints", "Tensor"]),
-        .target(name: "Detection", dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset"]),
-        .target(name: "Training", dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection"]),
+        .target(
+            name: "Detection",
+            dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "Training",
+            dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "deepfake",
             dependencies: ["Detection", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -63,6 +68,6 @@ let package = Package(
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "Hub", "TestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "WebDataset"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset", "Hub"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset", "Hub"]),
     ]
 )

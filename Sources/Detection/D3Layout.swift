@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// One evaluation: a folder of real images against a folder of fake images, under a key that names it in
 /// reports (upstream's `dataset_path["key"]`).
@@ -108,7 +109,7 @@ public enum D3Layout {
         return try parsePairsYAML(text, baseDirectory: folder.isEmpty ? "." : folder, fileName: path)
     }
 
-    /// Parses a YAML list of pairs. The accepted subset of YAML:
+    /// Parses a YAML list of pairs (read with Yams, each item decoded as a typed entry):
     ///
     /// ```yaml
     /// # comment
@@ -120,35 +121,65 @@ public enum D3Layout {
     ///   fake: 'it''s fake'
     /// ```
     ///
-    /// * One block sequence at the top level (an optional `---` line may precede it); every item starts
-    ///   with `-` at the same column; the item's fields are `name: value` lines aligned on one column (the
-    ///   first field may sit on the dash line). Fields: `key`, `real`, `fake` (each at most once; `real` and
-    ///   `fake` required). Keys must be distinct.
-    /// * Values are single-line scalars: plain (ends at ` #`, may not contain `: `), `'single-quoted'`
-    ///   (`''` is a quote) or `"double-quoted"` (escapes `\\ \" \/ \t \n \r`). `~`/`null`/empty are rejected.
-    /// * Whole-line and trailing ` #` comments and blank lines are ignored. Spaces only for indentation.
-    /// * Everything else (mappings at the top level, flow `[…]`/`{…}`, anchors, tags, block scalars,
-    ///   multi-line values, several documents) is rejected with `fileName:line: message`.
-    ///
+    /// The document is a list whose items are mappings with the fields `key`, `real` and `fake` (`real` and
+    /// `fake` required); each value is one scalar (plain or quoted; empty, `~` and `null` are refused). Keys
+    /// must be distinct. Anything else, and any YAML syntax error, is reported as `fileName:line: message`.
     /// Relative paths are joined to `baseDirectory`.
     public static func parsePairsYAML(_ text: String, baseDirectory: String, fileName: String = "pairs.yaml") throws(EvaluationInputError) -> [EvaluationPair] {
-        var parser = PairsYAMLParser(fileName: fileName)
-        // "\r\n" is one Character in Swift, so split on both forms.
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
-        if let first = lines.first, first.hasPrefix("\u{FEFF}") { lines[0] = String(first.dropFirst()) }
-        for (i, line) in lines.enumerated() { try parser.consume(line, line: i + 1) }
-        let items = try parser.finish()
+        func failure(_ message: String, line: Int?) -> EvaluationInputError {
+            line.map { EvaluationInputError("\(fileName):\($0): \(message)", line: $0) } ?? EvaluationInputError("\(fileName): \(message)")
+        }
+        let document: Node?
+        do { document = try YAMLText.compose(text) } catch { throw failure(error.message, line: error.line) }
+        guard let document else { throw EvaluationInputError("\(fileName): no pairs listed (expected '- key: …' items)") }
+        guard case let .sequence(items) = document else {
+            throw failure("expected a list of pairs ('- key: …', '  real: …', '  fake: …' list items); only a top-level list is supported",
+                          line: YAMLText.line(of: document))
+        }
+        if items.isEmpty { throw EvaluationInputError("\(fileName): no pairs listed (expected '- key: …' items)") }
         var pairs: [EvaluationPair] = [], seen: [String: Int] = [:]
         for (n, item) in items.enumerated() {
-            let key = item.fields["key"]?.value ?? "pair-\(n + 1)"
-            if let earlier = seen[key] {
-                throw parser.error("key '\(key)' is already used by the item on line \(earlier)", line: item.fields["key"]?.line ?? item.line)
+            let itemLine = YAMLText.line(of: item)
+            guard case let .mapping(fields) = item else {
+                throw failure("each list item must hold the fields key, real and fake ('real: DIR' lines)", line: itemLine)
             }
-            seen[key] = item.line
+            var keyLine = itemLine
+            for (name, value) in fields {
+                let field = name.string ?? "\(name)", line = YAMLText.line(of: name)
+                guard ["key", "real", "fake"].contains(field) else {
+                    throw failure("unknown field '\(field)' (expected key, real or fake)", line: line)
+                }
+                if field == "key" { keyLine = line }
+                guard let scalar = value.scalar else {
+                    if let start = YAMLText.line(of: value), let line, start > line {
+                        throw failure("field '\(field)' has no value on its line (nested blocks are not supported)", line: line)
+                    }
+                    throw failure("unsupported YAML syntax in the value of '\(field)' (a single path or name, not a list or mapping)", line: line)
+                }
+                if scalar.string.isEmpty { throw failure("field '\(field)' has no value", line: line) }
+                if value.null != nil { throw failure("field '\(field)' is null", line: line) }
+            }
+            for required in ["real", "fake"] where fields[required] == nil {
+                throw failure("the item has no '\(required)' field", line: itemLine)
+            }
+            let entry: PairEntry
+            do { entry = try YAMLText.decode(PairEntry.self, from: item) } catch { throw failure("\(error)", line: itemLine) }
+            let key = entry.key ?? "pair-\(n + 1)"
+            if let earlier = seen[key] {
+                throw failure("key '\(key)' is already used by the item on line \(earlier)", line: keyLine)
+            }
+            seen[key] = itemLine ?? n + 1
             func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : normalizedPath(join(baseDirectory, p)) }
-            pairs.append(EvaluationPair(key: key, real: resolve(item.fields["real"]!.value), fake: resolve(item.fields["fake"]!.value)))
+            pairs.append(EvaluationPair(key: key, real: resolve(entry.real), fake: resolve(entry.fake)))
         }
         return pairs
+    }
+
+    /// One item of a pairs file, as decoded.
+    struct PairEntry: Decodable {
+        var key: String?
+        var real: String
+        var fake: String
     }
 
     static func isDirectory(_ path: String) -> Bool {
@@ -169,147 +200,6 @@ func normalizedPath(_ path: String) -> String {
     let joined = parts.joined(separator: "/")
     if absolute { return "/" + joined }
     return joined.isEmpty ? "." : joined
-}
-
-/// Line-by-line parser of the YAML subset documented on `D3Layout.parsePairsYAML`.
-struct PairsYAMLParser {
-    struct Item {
-        var line: Int
-        var fields: [String: (value: String, line: Int)] = [:]
-    }
-
-    let fileName: String
-    var items: [Item] = []
-    var listColumn: Int?
-    /// Column of the current item's fields; nil until its first field is seen.
-    var fieldColumn: Int?
-    var sawContent = false
-
-    init(fileName: String) { self.fileName = fileName }
-
-    func error(_ message: String, line: Int) -> EvaluationInputError {
-        EvaluationInputError("\(fileName):\(line): \(message)", line: line)
-    }
-
-    mutating func consume(_ text: String, line: Int) throws(EvaluationInputError) {
-        let indent = text.prefix { $0 == " " }.count
-        let body = String(text.dropFirst(indent))
-        if body.hasPrefix("\t") { throw error("tab in indentation (use spaces)", line: line) }
-        let trimmed = body.trimmingCharacters(in: .whitespaces)
-        if trimmed.isEmpty || trimmed.hasPrefix("#") { return }
-        if trimmed == "---" && indent == 0 && !sawContent { sawContent = true; return }
-        sawContent = true
-        if body == "-" || body.hasPrefix("- ") || body.hasPrefix("-\t") {
-            if let column = listColumn, column != indent {
-                throw error("list item at column \(indent + 1), expected column \(column + 1) like the first item", line: line)
-            }
-            listColumn = indent
-            items.append(Item(line: line))
-            let rest = body.dropFirst()
-            let spaces = rest.prefix { $0 == " " }.count
-            if rest.dropFirst(spaces).hasPrefix("\t") { throw error("tab after '-' (use spaces)", line: line) }
-            let afterDash = String(rest.dropFirst(spaces))
-            if afterDash.isEmpty || afterDash.hasPrefix("#") {
-                fieldColumn = nil
-            } else {
-                fieldColumn = indent + 1 + spaces
-                try field(afterDash, line: line)
-            }
-            return
-        }
-        guard let column = listColumn, !items.isEmpty else {
-            throw error("expected a list item ('- key: …', '  real: …', '  fake: …'); only a top-level list of pairs is supported", line: line)
-        }
-        if let expected = fieldColumn {
-            guard indent == expected else {
-                throw error("field at column \(indent + 1), expected column \(expected + 1) (aligned with the item's first field)", line: line)
-            }
-        } else {
-            guard indent > column else { throw error("the item's fields must be indented under its '-'", line: line) }
-            fieldColumn = indent
-        }
-        try field(body, line: line)
-    }
-
-    private mutating func field(_ text: String, line: Int) throws(EvaluationInputError) {
-        guard let colon = text.firstIndex(of: ":") else { throw error("expected 'name: value'", line: line) }
-        let name = String(text[..<colon])
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0 == "_" }) else {
-            throw error("expected 'name: value' with name key, real or fake; got '\(name)'", line: line)
-        }
-        let afterColon = text[text.index(after: colon)...]
-        guard afterColon.isEmpty || afterColon.first == " " else { throw error("expected a space after '\(name):'", line: line) }
-        guard ["key", "real", "fake"].contains(name) else {
-            throw error("unknown field '\(name)' (expected key, real or fake)", line: line)
-        }
-        if let earlier = items[items.count - 1].fields[name] {
-            throw error("field '\(name)' is given twice in one item (first on line \(earlier.line))", line: line)
-        }
-        let value = try scalar(String(afterColon.drop { $0 == " " }), name: name, line: line)
-        items[items.count - 1].fields[name] = (value, line)
-    }
-
-    private func scalar(_ text: String, name: String, line: Int) throws(EvaluationInputError) -> String {
-        guard let first = text.first, first != "#" else {
-            throw error("field '\(name)' has no value (nested blocks are not supported)", line: line)
-        }
-        if first == "\"" || first == "'" {
-            var out = "", i = text.index(after: text.startIndex), closed = false
-            while i < text.endIndex {
-                let c = text[i]
-                if first == "'" && c == "'" {
-                    let next = text.index(after: i)
-                    if next < text.endIndex && text[next] == "'" { out.append("'"); i = text.index(after: next); continue }
-                    closed = true; i = next; break
-                }
-                if first == "\"" && c == "\"" { closed = true; i = text.index(after: i); break }
-                if first == "\"" && c == "\\" {
-                    let next = text.index(after: i)
-                    guard next < text.endIndex else { break }
-                    switch text[next] {
-                    case "\\": out.append("\\")
-                    case "\"": out.append("\"")
-                    case "/": out.append("/")
-                    case "t": out.append("\t")
-                    case "n": out.append("\n")
-                    case "r": out.append("\r")
-                    default: throw error("unsupported escape '\\\(text[next])' in a double-quoted value", line: line)
-                    }
-                    i = text.index(after: next); continue
-                }
-                out.append(c); i = text.index(after: i)
-            }
-            guard closed else { throw error("unterminated quoted value (values must fit on one line)", line: line) }
-            let tail = text[i...].trimmingCharacters(in: .whitespaces)
-            guard tail.isEmpty || (tail.hasPrefix("#") && text[i...].first == " ") else {
-                throw error("unexpected text after the quoted value: '\(tail)'", line: line)
-            }
-            guard !out.isEmpty else { throw error("field '\(name)' is empty", line: line) }
-            return out
-        }
-        if "[]{}&*!|>%@`".contains(first) || text == "-" || text.hasPrefix("- ") {
-            throw error("unsupported YAML syntax in the value of '\(name)' (only plain or quoted single-line values)", line: line)
-        }
-        var value = text
-        if let comment = value.range(of: " #") { value = String(value[..<comment.lowerBound]) }
-        if let comment = value.range(of: "\t#") { value = String(value[..<comment.lowerBound]) }
-        value = value.trimmingCharacters(in: .whitespaces)
-        if value.contains(": ") || value.hasSuffix(":") {
-            throw error("the value of '\(name)' contains ': '; quote it", line: line)
-        }
-        if ["~", "null", "Null", "NULL"].contains(value) { throw error("field '\(name)' is null", line: line) }
-        return value
-    }
-
-    func finish() throws(EvaluationInputError) -> [Item] {
-        guard !items.isEmpty else { throw EvaluationInputError("\(fileName): no pairs listed (expected '- key: …' items)") }
-        for item in items {
-            for required in ["real", "fake"] where item.fields[required] == nil {
-                throw error("the item has no '\(required)' field", line: item.line)
-            }
-        }
-        return items
-    }
 }
 
 /// The images of a set of pairs, listed once each.

@@ -151,7 +151,7 @@ public final class Trainer {
         if !fm.fileExists(atPath: folder + "/train.log"), !fm.createFile(atPath: folder + "/train.log", contents: nil) {
             throw TrainingError("\(folder): cannot create train.log")
         }
-        try writeText(configuration.yaml, to: folder + "/config.yaml")
+        try writeText(try configuration.encodedYAML(), to: folder + "/config.yaml")
         let c = configuration
         let modelConfig = c.model
         var state = RunState(epochsDone: 0, last: nil, best: nil, bestMetric: 0, badEpochs: 0, stopped: false,
@@ -188,7 +188,7 @@ public final class Trainer {
 
         let schedule = CosineSchedule(baseLR: c.learningRate, minLR: c.minLR, warmupLR: c.warmupLR,
                                       warmupEpochs: c.warmupEpochs, epochs: c.epochs)
-        let trainShards = try c.trainShards.flatMap { spec throws in try ShardSpec.resolve(spec) }
+        let trainShards = try c.shardNames(.train)
         var summaries: [EpochSummary] = []
         if !fm.fileExists(atPath: folder + "/summary.csv") {
             try writeText("epoch,lr,train_loss,eval_accuracy,linear_clean,knn_clean,svm_clean,linear_transf,knn_transf,svm_transf\n",
@@ -324,7 +324,7 @@ public final class Trainer {
         return total / Double(c.stepsPerEpoch)
     }
 
-    /// The view pipeline for this model size: crops at the model's image size, Resize(size/0.9) + CenterCrop.
+    /// The view pipeline for this model size: crops at the model's image size, Resize(floor(size / crop-pct)) + CenterCrop.
     var viewConfiguration: CoDEViewConfiguration {
         let c = configuration
         let size = c.imageSize
@@ -333,13 +333,13 @@ public final class Trainer {
         global.scale = c.globalCropScale; local.scale = c.localCropScale
         return CoDEViewConfiguration(globalCrop: global, localCrop: local,
                                      augmentations: .upstream(maxOperations: c.numTransform), useTransform: c.dataAugmentation,
-                                     preprocessing: .resizeThenCenterCrop(resize: Int(Double(size) / 0.9), crop: size))
+                                     preprocessing: .resizeThenCenterCrop(resize: Int(Double(size) / c.cropPercent), crop: size))
     }
 
-    /// Embeds the records of `specs` (real and every generated image; Resize + CenterCrop as upstream's
+    /// Embeds the records of a shard set (real and every generated image; Resize + CenterCrop as upstream's
     /// in-training evaluation), at most `limit` records.
-    func embedRecords(_ specs: [String], model: VisionTransformer, limit: Int?) throws -> HeadTrainingSet {
-        let shards = try specs.flatMap { spec throws in try ShardSpec.resolve(spec) }
+    func embedRecords(_ set: TrainingConfiguration.ShardSet, model: VisionTransformer, limit: Int?) throws -> HeadTrainingSet {
+        let shards = try configuration.shardNames(set)
         let report = PipelineReport()
         var iterator = ShardList(shards).samples(from: TarShardSource(), report: report, onError: .skip).makeIterator()
         let prep = viewConfiguration.preprocessing
@@ -379,11 +379,11 @@ public final class Trainer {
     private func fitAndValidate(model: VisionTransformer, epoch: Int)
         throws -> (heads: [FittedHead], clean: [HeadKind: Double], transformed: [HeadKind: Double]) {
         let c = configuration
-        let train = try embedRecords(c.linearTrainShards, model: model, limit: c.linearRecords)
+        let train = try embedRecords(.linearTrain, model: model, limit: c.linearRecords)
         let heads = try fitHeads(train, kinds: HeadKind.allCases)
-        func accuracy(_ specs: [String]) throws -> [HeadKind: Double] {
+        func accuracy(_ shards: TrainingConfiguration.ShardSet, _ specs: [String]) throws -> [HeadKind: Double] {
             guard !specs.isEmpty else { return [:] }
-            let set = try embedRecords(specs, model: model, limit: c.validationRecords)
+            let set = try embedRecords(shards, model: model, limit: c.validationRecords)
             var out: [HeadKind: Double] = [:]
             for fitted in heads {
                 var correct = 0
@@ -395,7 +395,7 @@ public final class Trainer {
             }
             return out
         }
-        return (heads, try accuracy(c.validationShards), try accuracy(c.validationTransformedShards))
+        return (heads, try accuracy(.validation, c.validationShards), try accuracy(.validationTransformed, c.validationTransformedShards))
     }
 
     // MARK: checkpoints

@@ -1,10 +1,14 @@
 import Foundation
 import ViT
+import WebDataset
 
-/// Everything a training run needs; defaults are upstream's effective values (code-spec.md §2.5, §2.7).
+/// Everything a training run needs; defaults are upstream's effective values. `TrainingKey.all` names every
+/// configuration key (docs/training.md has the table); `TrainingConfiguration+YAML.swift` reads and writes them.
 public struct TrainingConfiguration: Sendable, Equatable {
     // Model (ViT-Tiny/16 by default, timm's LayerNorm eps).
     public var imageSize = 224, patchSize = 16, hiddenSize = 192, layers = 12, heads = 3, mlpSize = 768
+    /// The views' final Resize(floor(imageSize / cropPercent)) + CenterCrop(imageSize) (upstream's `--crop-pct`).
+    public var cropPercent = 0.9
     // Optimisation.
     public var epochs = 150, warmupEpochs = 5
     public var learningRate = 0.002, warmupLR = 1e-6, minLR = 0.0, weightDecay = 2e-5
@@ -19,6 +23,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var dataAugmentation = true
     public var seed: UInt64 = 42
     // Data: shard specs (brace patterns, .shards list files, paths).
+    /// Folders the names in `.shards` list files are joined to (upstream's `data_dir`, `data_dir_eval_augm`,
+    /// `data_dir_eval_no_augm`): training and head fitting, transformed and clean validation. nil: each list
+    /// file's own folder.
+    public var dataDir: String? = nil, dataDirEvalAugm: String? = nil, dataDirEvalNoAugm: String? = nil
     public var trainShards: [String] = []
     public var linearTrainShards: [String] = []
     public var validationShards: [String] = []
@@ -42,105 +50,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
                   imageSize: imageSize, layerNormEps: 1e-6)
     }
 
-    /// Reads a flat YAML file of `key: value` lines (lists as `[a, b]` or as `- item` lines under the key);
-    /// keys are upstream's (`config-training.yaml` / `train.py` names, dashes or underscores). Unknown keys are
-    /// reported in `ignored`, not silently dropped.
-    public mutating func apply(yamlFile path: String) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw TrainingError("\(path): cannot read the configuration file")
-        }
-        var ignored: [String] = []
-        for (key, value, line) in try parseFlatYAML(text, file: path) {
-            do {
-                if try !set(key, value) { ignored.append(key) }
-            } catch let error as TrainingError {
-                throw TrainingError("\(path):\(line): \(error.description)")
-            }
-        }
-        return ignored
-    }
-
-    /// Sets one option by its upstream name; false for a name this implementation does not use.
-    public mutating func set(_ rawKey: String, _ value: [String]) throws -> Bool {
-        let key = rawKey.replacingOccurrences(of: "_", with: "-").lowercased()
-        func one() throws -> String {
-            guard value.count == 1 else { throw TrainingError("\(rawKey) takes one value") }
-            return value[0]
-        }
-        func int() throws -> Int {
-            guard let v = Int(try one()) else { throw TrainingError("\(rawKey) must be an integer, found \(value)") }
-            return v
-        }
-        func double() throws -> Double {
-            guard let v = Double(try one()) else { throw TrainingError("\(rawKey) must be a number, found \(value)") }
-            return v
-        }
-        func bool() throws -> Bool {
-            switch try one().lowercased() {
-            case "true", "yes", "on", "1": return true
-            case "false", "no", "off", "0": return false
-            default: throw TrainingError("\(rawKey) must be true or false")
-            }
-        }
-        func range() throws -> ClosedRange<Double> {
-            let v = value.compactMap(Double.init)
-            guard v.count == 2, v[0] <= v[1] else { throw TrainingError("\(rawKey) takes two numbers, low and high") }
-            return v[0]...v[1]
-        }
-        switch key {
-        case "model":
-            let name = try one()
-            guard name == "vit-tiny-patch16-224" || name == "vit_tiny_patch16_224".replacingOccurrences(of: "_", with: "-") else {
-                throw TrainingError("model \(name): only vit_tiny_patch16_224 (or the explicit size keys) is supported")
-            }
-        case "image-size", "input-size": imageSize = value.count == 3 ? Int(value[2]) ?? imageSize : try int()
-        case "patch-size": patchSize = try int()
-        case "hidden-size", "embed-dim": hiddenSize = try int()
-        case "layers", "depth": layers = try int()
-        case "heads", "num-heads": heads = try int()
-        case "mlp-size": mlpSize = try int()
-        case "epochs": epochs = try int()
-        case "warmup-epochs": warmupEpochs = try int()
-        case "lr": learningRate = try double()
-        case "warmup-lr": warmupLR = try double()
-        case "min-lr": minLR = try double()
-        case "weight-decay": weightDecay = try double()
-        case "batch-size", "b": batchSize = try int()
-        case "num-step", "steps-per-epoch": stepsPerEpoch = try int()
-        case "grad-accum-steps", "gradient-accumulation": gradientAccumulation = try int()
-        case "clip-grad": clipGradient = try one().lowercased() == "none" ? nil : try double()
-        case "infonce-loss-temperature", "temperature": temperature = try double()
-        case "loss":
-            guard let v = LossVariant(rawValue: try one()) else { throw TrainingError("loss must be intended or released") }
-            loss = v
-        case "global-crops-scale": globalCropScale = try range()
-        case "local-crops-scale": localCropScale = try range()
-        case "seed": seed = UInt64(try int())
-        case "num-transform": numTransform = try int()
-        case "data-augmentation": dataAugmentation = try bool()
-        case "no-data-augmentation": dataAugmentation = try !bool()
-        case "train-shards": trainShards = value
-        case "linear-train-shards": linearTrainShards = value
-        case "val-shards-no-augm", "validation-shards": validationShards = value
-        case "val-shards-augm", "validation-transformed-shards": validationTransformedShards = value
-        case "data-len-linear": linearRecords = try int() < 0 ? nil : try int()
-        case "data-len-eval": validationRecords = try int() < 0 ? nil : try int()
-        case "shuffle-buffer": shuffleBuffer = try int()
-        case "initial-validation": initialValidation = try bool()
-        case "early-stopping": earlyStopping = try bool()
-        case "patience-epochs": patienceEpochs = try int()
-        case "checkpoint-hist", "keep-checkpoints": keepCheckpoints = try int()
-        case "output": output = try one()
-        case "threads", "workers": threads = try int()
-        default: return false
-        }
-        return true
-    }
-
     /// Checks the values fit together.
     public func validate() throws {
         try model.validate(source: "training configuration")
         if numTransform < 0 { throw TrainingError("num-transform must be ≥ 0") }
+        if !(cropPercent > 0 && cropPercent <= 1) { throw TrainingError("crop-pct must be in (0, 1]") }
         if epochs < 1 || stepsPerEpoch < 1 || batchSize < 2 || gradientAccumulation < 1 {
             throw TrainingError("epochs and steps per epoch must be ≥ 1, batch size ≥ 2 (negatives need another record), accumulation ≥ 1")
         }
@@ -150,27 +64,23 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
     }
 
-    /// The resolved configuration as `key: value` lines (re-readable with `apply(yamlFile:)`).
-    public var yaml: String {
-        func list(_ v: [String]) -> String { "[" + v.joined(separator: ", ") + "]" }
-        let lines: [(String, String)] = [
-            ("image-size", "\(imageSize)"), ("patch-size", "\(patchSize)"), ("hidden-size", "\(hiddenSize)"),
-            ("layers", "\(layers)"), ("heads", "\(heads)"), ("mlp-size", "\(mlpSize)"), ("epochs", "\(epochs)"),
-            ("warmup-epochs", "\(warmupEpochs)"), ("lr", "\(learningRate)"), ("warmup-lr", "\(warmupLR)"),
-            ("min-lr", "\(minLR)"), ("weight-decay", "\(weightDecay)"), ("batch-size", "\(batchSize)"),
-            ("num-step", "\(stepsPerEpoch)"), ("grad-accum-steps", "\(gradientAccumulation)"),
-            ("clip-grad", clipGradient.map { "\($0)" } ?? "none"), ("infonce-loss-temperature", "\(temperature)"),
-            ("loss", loss.rawValue), ("global-crops-scale", "[\(globalCropScale.lowerBound), \(globalCropScale.upperBound)]"),
-            ("local-crops-scale", "[\(localCropScale.lowerBound), \(localCropScale.upperBound)]"), ("seed", "\(seed)"),
-            ("num-transform", "\(numTransform)"), ("data-augmentation", "\(dataAugmentation)"),
-            ("train-shards", list(trainShards)), ("linear-train-shards", list(linearTrainShards)),
-            ("val-shards-no-augm", list(validationShards)), ("val-shards-augm", list(validationTransformedShards)),
-            ("data-len-linear", "\(linearRecords ?? -1)"), ("data-len-eval", "\(validationRecords ?? -1)"),
-            ("shuffle-buffer", "\(shuffleBuffer)"), ("initial-validation", "\(initialValidation)"),
-            ("early-stopping", "\(earlyStopping)"),
-            ("patience-epochs", "\(patienceEpochs)"), ("keep-checkpoints", "\(keepCheckpoints)"), ("output", output),
-        ]
-        return lines.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n"
+    /// The shard sets of a run, each with the folder its list files' names are relative to.
+    public enum ShardSet: Sendable {
+        case train, linearTrain, validation, validationTransformed
+    }
+
+    /// The shard names of `set`: its specs resolved, the names in `.shards` list files joined to the set's
+    /// data folder (`data-dir` for training and head fitting, `data-dir-eval-no-augm` / `data-dir-eval-augm`
+    /// for validation, as upstream's loader does), or to the list file's own folder when none is set.
+    public func shardNames(_ set: ShardSet) throws -> [String] {
+        let (specs, root): ([String], String?)
+        switch set {
+        case .train: (specs, root) = (trainShards, dataDir)
+        case .linearTrain: (specs, root) = (linearTrainShards, dataDir)
+        case .validation: (specs, root) = (validationShards, dataDirEvalNoAugm)
+        case .validationTransformed: (specs, root) = (validationTransformedShards, dataDirEvalAugm)
+        }
+        return try specs.flatMap { spec throws in try ShardSpec.resolve(spec, root: root) }
     }
 }
 
@@ -178,38 +88,4 @@ public struct TrainingConfiguration: Sendable, Equatable {
 public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// `key: value`, `key: [a, b]` and `key:` followed by `- item` lines; `#` comments; quotes stripped.
-func parseFlatYAML(_ text: String, file: String) throws -> [(key: String, value: [String], line: Int)] {
-    var out: [(key: String, value: [String], line: Int)] = []
-    func unquote(_ s: Substring) -> String {
-        var t = s.trimmingCharacters(in: .whitespaces)
-        if t.count >= 2, let f = t.first, f == "\"" || f == "'", t.last == f { t = String(t.dropFirst().dropLast()) }
-        return t
-    }
-    for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        var line = Substring(raw)
-        if let hash = line.firstIndex(of: "#"), line[..<hash].filter({ $0 == "\"" || $0 == "'" }).count % 2 == 0 {
-            line = line[..<hash]
-        }
-        let trimmed = line.trimmingCharacters(in: .whitespaces)
-        if trimmed.isEmpty || trimmed == "---" { continue }
-        if trimmed.hasPrefix("- ") || trimmed == "-" {
-            guard !out.isEmpty else { throw TrainingError("\(file):\(n + 1): a list item without a key above it") }
-            out[out.count - 1].value.append(unquote(trimmed.dropFirst(1)))
-            continue
-        }
-        guard let colon = trimmed.firstIndex(of: ":") else { throw TrainingError("\(file):\(n + 1): expected 'key: value'") }
-        let key = trimmed[..<colon].trimmingCharacters(in: .whitespaces)
-        let rest = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        var values: [String] = []
-        if rest.hasPrefix("[") && rest.hasSuffix("]") {
-            values = rest.dropFirst().dropLast().split(separator: ",").map(unquote).filter { !$0.isEmpty }
-        } else if !rest.isEmpty {
-            values = [unquote(Substring(rest))]
-        }
-        out.append((key, values, n + 1))
-    }
-    return out
 }

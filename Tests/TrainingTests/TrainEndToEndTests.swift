@@ -174,13 +174,15 @@ struct DeepfakeProcess {
         return DeepfakeProcess(url: url)
     }
 
-    func start(_ arguments: [String], log: String) throws -> Process {
+    /// Starts the command (in `directory`, when given, as the working directory).
+    func start(_ arguments: [String], log: String, directory: String? = nil) throws -> Process {
         guard FileManager.default.createFile(atPath: log, contents: nil), let output = FileHandle(forWritingAtPath: log) else {
             throw TrainingError("cannot create \(log)")
         }
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardOutput = output
         process.standardError = output
         try process.run()
@@ -193,8 +195,8 @@ struct DeepfakeProcess {
     }
 
     /// Runs to the end; fails unless the exit status is 0.
-    func runToEnd(_ arguments: [String], log: String) throws {
-        let process = try start(arguments, log: log)
+    func runToEnd(_ arguments: [String], log: String, directory: String? = nil) throws {
+        let process = try start(arguments, log: log, directory: directory)
         process.waitUntilExit()
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             throw TrainingError("deepfake \(arguments.joined(separator: " ")) ended with \(process.terminationStatus):\n\(Self.tail(log))")
