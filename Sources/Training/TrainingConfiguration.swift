@@ -1,7 +1,7 @@
 import Foundation
 import ViT
 
-/// Everything a training run needs; defaults are upstream's effective values (code-spec.md §2.5, §2.7).
+/// Everything a training run needs; defaults are upstream's effective values (docs/upstream.md, Launch and arguments).
 public struct TrainingConfiguration: Sendable, Equatable {
     // Model (ViT-Tiny/16 by default, timm's LayerNorm eps).
     public var imageSize = 224, patchSize = 16, hiddenSize = 192, layers = 12, heads = 3, mlpSize = 768
