@@ -50,7 +50,7 @@ public enum D3Layout {
     public static let generatorCount = 4
 
     /// Upstream's key for a subset and generator: `augm_gen0_and_real` for generator 0 (sic), otherwise
-    /// `augm_gen_1`, `augm_gen_2`, … (code-spec.md §4.1).
+    /// `augm_gen_1`, `augm_gen_2`, … (docs/upstream.md, D3 test protocol).
     public static func key(subset: String, generator: Int) -> String {
         generator == 0 ? "\(subset)_gen0_and_real" : "\(subset)_gen_\(generator)"
     }
@@ -207,7 +207,7 @@ func normalizedPath(_ path: String) -> String {
 /// Folders are walked recursively; files whose extension (any case) is in `Imaging.imageFileExtensions`
 /// (jpg, jpeg, png, bmp, gif, tif, tiff, webp) are kept, sorted by path, hidden files skipped (the `detect`
 /// listing, `expandInputs`). Unlike upstream's `file.split(".")[1]` test this also takes `.PNG`, GIF, TIFF,
-/// WebP and names with several dots (code-spec.md §7 item 10). Each pair lists its reals then its fakes,
+/// WebP and names with several dots (docs/upstream.md, D3 test file listing). Each pair lists its reals then its fakes,
 /// as upstream. A folder used by several pairs (D3's `real` folder is shared by four) is listed once, and
 /// an image reachable from several pairs appears once in `paths`: embed `paths` (or `inputItems`), then
 /// read each pair through its indices.

@@ -6,7 +6,7 @@ import ViT
 public enum HeadKind: String, Sendable, CaseIterable {
     case linear, knn, svm
 
-    /// The file name in the `aimagelab/CoDE` repository (code-spec.md §1.4).
+    /// The file name in the `aimagelab/CoDE` repository (docs/upstream.md, Released files).
     public var releasedFile: String {
         switch self {
         case .linear: return "sklearn/linear_tot_classifier_epoch-32.sav"

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The three numbers upstream's `validate_d3.py` reports per evaluation (code-spec.md §4.1), at the head's own
+/// Upstream's three numbers per evaluation (`validate_d3.py`; docs/upstream.md, D3 test protocol), at the head's own
 /// decision: accuracy on reals (`r_acc`), on fakes (`f_acc`) and pooled over both (`acc`, the plain accuracy
 /// over the union, not the mean of the two). For the one-class SVM the decision −1 is fake, which is what
 /// `HeadOutput.isFake` already says. A value is nil when its class has no samples (upstream would print nan).

@@ -11,7 +11,7 @@ public struct FittedHead: Sendable {
     public let trainingAccuracy: Double
 }
 
-/// Fits each requested head with CoDE's settings (code-spec.md §4.2): logistic regression C=0.316,
+/// Fits each requested head with CoDE's settings (docs/upstream.md, Heads): logistic regression C=0.316,
 /// balanced classes, lbfgs, 1500 iterations; 1-NN cosine; one-class SVM nu=0.1, poly, gamma 'auto',
 /// on the real images only.
 public func fitHeads(_ set: HeadTrainingSet, kinds: [HeadKind]) throws -> [FittedHead] {

@@ -28,8 +28,8 @@ extension HeadOutput {
     /// The score oriented so that higher = more fake, as the ranking metrics expect.
     ///
     /// `"linear"` (probability of fake) and `"knn"` (share of fake neighbours) already are: their `score`.
-    /// `"svm"` (one-class SVM) reports its decision value, where negative means fake (−1 = fake, code-spec.md
-    /// §7 item 3): its fake score is −decision (−`score` when `decision` is nil). Any other kind is taken as
+    /// `"svm"` (one-class SVM) reports its decision value, where negative means fake (docs/upstream.md, One-class
+    /// SVM sign): its fake score is −decision (−`score` when `decision` is nil). Any other kind is taken as
     /// already oriented.
     public func fakeScore(headKind: String) -> Double {
         headKind == "svm" ? -(decision ?? score) : score

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Classification heads on CoDE embeddings: the three CoDE uses (code-spec.md §4.2), with scikit-learn's
+/// Classification heads on CoDE embeddings: the three CoDE uses (docs/upstream.md, Heads), with scikit-learn's
 /// exact decision rules. Class 0 is real, class 1 is fake.
 
 /// What a head says about one embedding.
@@ -74,7 +74,7 @@ public struct KNNHead: Sendable, Equatable {
 }
 
 /// One-class SVM (libsvm through scikit-learn): decision(x) = Σᵢ αᵢ·K(svᵢ, x) + intercept, in Double;
-/// +1 (inlier, real) when decision > 0, otherwise −1 (fake) — CoDE's convention (code-spec.md §7 item 3).
+/// +1 (inlier, real) when decision > 0, otherwise −1 (fake): CoDE's convention (docs/upstream.md, One-class SVM sign).
 public struct OneClassSVMHead: Sendable, Equatable {
     public enum Kernel: Sendable, Equatable {
         case linear

@@ -1,4 +1,4 @@
-/// Options of a k-NN "fit". Defaults are CoDE's head (code-spec.md §4.2):
+/// Options of a k-NN "fit". Defaults are CoDE's head (docs/upstream.md, Heads):
 /// `KNeighborsClassifier(n_neighbors=1, weights='uniform', metric='cosine')`.
 public struct KNNFitOptions: Sendable, Equatable {
     /// Neighbours consulted per prediction (1 ≤ k ≤ training vectors).

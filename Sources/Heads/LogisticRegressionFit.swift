@@ -16,7 +16,7 @@ public enum ScikitLearnLogisticConvention: String, Sendable, Equatable {
     case v1_4
 }
 
-/// Options of a logistic-regression fit. Defaults are CoDE's head (code-spec.md §4.2):
+/// Options of a logistic-regression fit. Defaults are CoDE's head (docs/upstream.md, Heads):
 /// `LogisticRegression(random_state=42, C=0.316, max_iter=1500, class_weight='balanced')` as scikit-learn
 /// 1.3.2 solved it.
 public struct LogisticRegressionFitOptions: Sendable, Equatable {

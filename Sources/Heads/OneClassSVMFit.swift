@@ -9,7 +9,7 @@ import Tensor
 // last bit; on the fixtures this leaves the SMO path unchanged (same iterations, same support vectors) and
 // the dual coefficients and ρ equal to ~1e-14.
 
-/// Options of a one-class SVM fit. Defaults are CoDE's head (code-spec.md §4.2):
+/// Options of a one-class SVM fit. Defaults are CoDE's head (docs/upstream.md, Heads):
 /// `OneClassSVM(nu=0.1, kernel='poly', gamma='auto')` (degree 3, coef0 0, tol 1e-3, shrinking on).
 public struct OneClassSVMFitOptions: Sendable, Equatable {
     /// libsvm's kernels.

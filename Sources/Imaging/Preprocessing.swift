@@ -1,4 +1,4 @@
-// The two CoDE preprocessing pipelines (spec §1.2), from decoded RGB to a normalised tensor.
+// The two CoDE preprocessing pipelines (docs/upstream.md, Preprocessing), from decoded RGB to a normalised tensor.
 
 /// A CoDE preprocessing pipeline: PIL-semantics geometry followed by `ToTensor` + `Normalize`,
 /// producing a `3 × crop × crop` float32 CHW tensor bit-identical to torchvision's.

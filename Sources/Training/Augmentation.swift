@@ -1,4 +1,4 @@
-// CoDE's training augmentations (spec §3.5, upstream `MassiveTransform`): up to `num_transform`
+// CoDE's training augmentations (upstream `MassiveTransform`, docs/upstream.md, Augmentations): up to `num_transform`
 // distinct operations drawn from upstream's list of 19 and applied in list order. Each operation
 // reproduces augly 1.0.0 / Pillow / torchvision byte for byte (AugmentationsColor, AugmentationsGeometry,
 // AugmentationsSpatial and the three here: horizontal flip, grayscale, JPEG re-encode).
@@ -107,7 +107,7 @@ extension RGBImage {
     }
 }
 
-/// Upstream's `MassiveTransform` augmentation choice (spec §3.5): per call, `n` is drawn uniformly
+/// Upstream's `MassiveTransform` augmentation choice (docs/upstream.md, Augmentations): per call, `n` is drawn uniformly
 /// from `0...maxOperations`, then `n` distinct operation indices are drawn without replacement
 /// (Python's `random.sample`) and applied in ascending index order. Both draws happen even when the
 /// view is not augmented (upstream draws them before checking `transform`), which keeps the random
@@ -131,7 +131,7 @@ public struct MassiveTransform: Sendable {
     /// Three of the operations (flip, grayscale, JPEG): a small list for tests and examples.
     public static let examples = MassiveTransform(operations: [HorizontalFlip(), Grayscale(), JPEGReencode()], maxOperations: 2)
 
-    /// Upstream's 19 operations in its index order (spec §3.5), each with upstream's range or levels:
+    /// Upstream's 19 operations in index order, each with upstream's range or levels (docs/upstream.md, Augmentations):
     /// 0 blur, 1 brightness, 2 aspect ratio, 3 pixelization, 4 rotation, 5 contrast, 6 saturation,
     /// 7 JPEG quality, 8 grayscale, 9 horizontal flip, 10 opacity, 11 overlay stripes, 12 pad, 13 resize,
     /// 14 random crop, 15 scale, 16 sharpen, 17 shuffle pixels, 18 skew.

@@ -1,4 +1,4 @@
-// CoDE's colour and overlay augmentations (spec §3.5, upstream `MassiveTransform` ops 1, 5, 6, 10, 11, 16):
+// CoDE's colour and overlay augmentations (docs/upstream.md, Augmentations: upstream ops 1, 5, 6, 10, 11, 16):
 // augly 1.0.0's brightness, contrast, saturation, opacity, overlay_stripes and sharpen, with upstream's
 // parameter ranges and levels as defaults. The pixel work is in the Imaging module (Enhance.swift).
 

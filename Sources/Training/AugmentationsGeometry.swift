@@ -1,4 +1,4 @@
-// Upstream MassiveTransform's size-changing operations (spec §3.5): augly 1.0.0's
+// Upstream MassiveTransform's size-changing operations (docs/upstream.md, Augmentations): augly 1.0.0's
 // `RandomAspectRatio` (op 2), `RandomPixelization` (op 3), `Pad` (op 12), `Resize` (op 13) and
 // `Scale` (op 15), and torchvision's `RandomCrop(size, pad_if_needed=True)` (op 14). Each matches
 // Pillow / torchvision pixel for pixel for a given parameter (Imaging's `resized(width:height:filter:)`

@@ -1,4 +1,4 @@
-// CoDE's spatial augly operations (spec §3.5): upstream ops 0 (RandomBlur), 4 (RandomRotation),
+// CoDE's spatial augly operations (docs/upstream.md, Augmentations): upstream ops 0 (RandomBlur), 4 (RandomRotation),
 // 17 (ShufflePixels) and 18 (Skew), pixel-exact against augly 1.0.0 on Pillow and NumPy (fixtures by
 // tools/reference/make_augmentation_spatial_fixtures.py).
 
@@ -110,7 +110,7 @@ public struct Skew: Augmentation {
 /// `linspace(0, 0.35, 5)` in float32), then augly `shuffle_pixels`: NumPy's global generator is re-seeded
 /// with `seed` on every call, `k = int(factor·H·W)` pixel positions are chosen without replacement
 /// (`np.random.choice`) and the pixels there are permuted among themselves (`np.random.shuffle`).
-/// The chosen positions and their permutation depend only on the image size (spec §7 item 15);
+/// The chosen positions and their permutation depend only on the image size (docs/upstream.md, ShufflePixels seed);
 /// `factor == 0` returns the image unchanged. The draw of the level uses `rng`; the shuffle does not.
 /// An image one pixel high or wide comes back reshaped as augly returns it (see `squeezedLine`).
 public struct ShufflePixels: Augmentation {

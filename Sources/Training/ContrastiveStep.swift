@@ -1,7 +1,7 @@
 import Tensor
 import ViT
 
-/// One CoDE gradient computation (code-spec §2.2, §2.4, §7 item 20): the two forwards, the loss, and one
+/// One CoDE gradient computation (docs/upstream.md, Batch assembly and Loss terms): the two forwards, the loss, and one
 /// backward through both, with the parameter gradients summed as PyTorch accumulates them over two
 /// `model()` calls in one `loss.backward()`. No optimiser step.
 ///

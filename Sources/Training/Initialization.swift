@@ -3,7 +3,7 @@
 import Foundation
 import ViT
 
-/// timm's initialisation of `VisionTransformer(weight_init='')` (spec §1.1), drawn from `RandomSource`.
+/// timm's initialisation of `VisionTransformer(weight_init='')` (docs/upstream.md, Initialisation), from `RandomSource`.
 ///
 /// | tensor | distribution |
 /// |---|---|

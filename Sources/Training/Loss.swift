@@ -1,4 +1,4 @@
-// CoDE's training objective (code-spec §2.2–§2.4): InfoNCE on L2-normalised embeddings, four terms over
+// CoDE's training objective (docs/upstream.md, Training objective): InfoNCE on L2-normalised embeddings, four terms over
 // eight view groups, and the derangement that pairs each clean view with another record's augmented view.
 // Everything is computed in Double (the inputs are at most a few hundred rows of 192 floats), with a
 // log-sum-exp shifted by the row maximum.
@@ -9,7 +9,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Which total the CoDE objective back-propagates (code-spec §2.4 and §7 item 1).
+/// Which total the CoDE objective back-propagates (docs/upstream.md, Loss terms and Loss variant).
 public enum LossVariant: String, Sendable, CaseIterable {
     /// `L_real + L_fake`, the objective upstream validates with and its gradient-accumulation branch trains.
     case intended
@@ -20,7 +20,7 @@ public enum LossVariant: String, Sendable, CaseIterable {
 
 /// The eight view groups of a CoDE batch, in the order the two forwards produce them:
 /// forward 1 = cat[real, fake, augmentedReal, augmentedFake], forward 2 = cat[globalReal, localReal,
-/// globalFake, localFake] (code-spec §2.2).
+/// globalFake, localFake] (docs/upstream.md, Batch assembly).
 public enum ViewGroup: Int, Sendable, CaseIterable {
     case real, fake, augmentedReal, augmentedFake, globalReal, localReal, globalFake, localFake
 }
@@ -126,7 +126,7 @@ func dot(_ a: [Double], _ ao: Int, _ b: [Double], _ bo: Int, _ n: Int) -> Double
 
 // MARK: derangement
 
-/// Upstream's `roll_index` permutation for `count` rows (code-spec §2.2, §7 item 4): a uniformly random
+/// Upstream's `roll_index` permutation for `count` rows (docs/upstream.md, Batch assembly): a uniformly random
 /// permutation drawn with `generator` (Fisher–Yates); if it has any fixed point p[i] = i it is replaced by
 /// the shift by one, [count−1, 0, 1, …, count−2] (`torch.roll(arange(count), 1)`). The result is a
 /// derangement for count ≥ 2; for count 1 it is [0], as upstream's.
@@ -171,7 +171,7 @@ public struct AugmentationPermutation: Sendable, Equatable {
 
 // MARK: CoDE objective
 
-/// CoDE's loss over the eight view groups (code-spec §2.4), with τ (default 0.1):
+/// CoDE's loss over the eight view groups (docs/upstream.md, Loss terms), with τ (default 0.1):
 ///
 ///     L_real = ½ [InfoNCE(z_R,  z_aR∘π_R, z_aF∘π_F) + InfoNCE(z_lR, z_gR, z_gF)]
 ///     L_fake = ½ [InfoNCE(z_F,  z_aF∘π_F, z_aR∘π_R) + InfoNCE(z_lF, z_gF, z_gR)]

@@ -65,7 +65,7 @@ public struct StepProgress: Sendable {
     }
 }
 
-/// CoDE's training loop (code-spec.md §2, §4.3): contrastive steps on resampled training shards, then per
+/// CoDE's training loop (docs/upstream.md, Heads during training): contrastive steps on resampled shards, then per
 /// epoch the heads fitted on the linear-train shards and evaluated on the validation shards, early stopping
 /// on the linear head's clean accuracy, checkpoints (`last`, `best`, the last N epochs) written atomically,
 /// and a release folder in the Hugging Face layout. Before epoch 0 the untrained model gets the same head

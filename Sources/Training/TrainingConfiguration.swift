@@ -2,7 +2,8 @@ import Foundation
 import ViT
 import WebDataset
 
-/// Everything a training run needs; defaults are upstream's effective values. `TrainingKey.all` names every
+/// Everything a training run needs; defaults are upstream's effective values
+/// (docs/upstream.md, Launch and arguments). `TrainingKey.all` names every
 /// configuration key (docs/training.md has the table); `TrainingConfiguration+YAML.swift` reads and writes them.
 public struct TrainingConfiguration: Sendable, Equatable {
     // Model (ViT-Tiny/16 by default, timm's LayerNorm eps).

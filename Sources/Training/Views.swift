@@ -1,4 +1,4 @@
-// The training views of a CoDE record (spec §2.1): torchvision `RandomResizedCrop` with its exact
+// The training views of a CoDE record (docs/upstream.md, Training views): torchvision `RandomResizedCrop` with its exact
 // sampling rules (our random stream, not torch's), upstream's `MassiveTransform` augmentation
 // choice, and the `Resize(248) + CenterCrop(224) + Normalize` tail, written straight into the
 // caller's float buffers.
@@ -181,7 +181,7 @@ public struct CoDEViewConfiguration: Sendable {
     }
 }
 
-/// Builds the views of CoDE training records (spec §2.1, upstream `ElsaV2_trainDino`).
+/// Builds the views of CoDE training records (docs/upstream.md, Training views; upstream `ElsaV2_trainDino`).
 ///
 /// Randomness: everything is drawn from child streams of the record's `RandomSource`:
 /// `rng.derived(0)` picks the fake, and view `v` uses `rng.derived(1 + v.rawValue)` for its

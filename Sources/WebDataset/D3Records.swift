@@ -1,6 +1,6 @@
 import Foundation
 
-/// One record of the D3 download layout (code-spec.md §3.2): `{id}_gen{0..3}.{ext}`, `{id}_real.{ext}`,
+/// One record of the D3 download layout (docs/upstream.md, Download layout): `{id}_gen{0..3}.{ext}`, `{id}_real.{ext}`,
 /// `{id}_prompt.txt`, `{id}_url.txt`, found at any folder depth.
 public struct D3RecordFiles: Sendable, Equatable {
     public var id: String

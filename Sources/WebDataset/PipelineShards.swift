@@ -7,7 +7,7 @@
 // `offset, offset + S, offset + 2S, …` where
 //   * `.rankThenWorker` (our default: split by rank first, then by worker inside the rank):
 //     offset = rank + world · worker;
-//   * `.workerThenRank` (CoDE's upstream order, `split_by_worker` before `split_by_node`, spec §7 item 16):
+//   * `.workerThenRank` (upstream's `split_by_worker` before `split_by_node`; docs/upstream.md, Shard splitting order):
 //     offset = worker + workers · rank.
 // Both partition the list the same way; only which slot gets which residue class differs.
 //
@@ -74,7 +74,7 @@ public struct ReaderSlot: Sendable, Hashable, CustomStringConvertible {
 public enum SplitOrder: Sendable, Hashable {
     /// `split_by_node` then `split_by_worker`: our default.
     case rankThenWorker
-    /// `split_by_worker` then `split_by_node`: CoDE's upstream loader (spec §7 item 16).
+    /// `split_by_worker` then `split_by_node`: CoDE's upstream loader (docs/upstream.md, Shard splitting order).
     case workerThenRank
 }
 

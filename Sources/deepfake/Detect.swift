@@ -15,7 +15,7 @@ struct Detect: ParsableCommand {
             repo id (downloaded once into the standard cache, ~/.cache/huggingface; HF_HUB_OFFLINE, \
             HF_ENDPOINT, HF_TOKEN and HF_HOME are honoured). Default: $DEEPFAKE_MODEL, else aimagelab/CoDE.
 
-            Heads (code-spec: CoDE's three protocols): linear (logistic regression; score = probability \
+            Heads: linear (logistic regression; score = probability \
             of fake), knn (1-nearest neighbour, cosine; score = fraction of fake neighbours), svm \
             (one-class SVM fitted on real images; score = decision value, negative means fake).
             Without --threshold each head decides as scikit-learn's predict does. With it: linear and \

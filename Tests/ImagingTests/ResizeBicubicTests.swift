@@ -50,7 +50,7 @@ final class PreprocessResizeTests: XCTestCase {
                 XCTAssertEqual(got.height, target.height, "\(entry.name) Resize(\(size)) height")
             }
         }
-        // Spec §1.2 example, and truncation (not rounding) of the long side.
+        // docs/upstream.md's example (Training preprocessing), and truncation (not rounding) of the long side.
         XCTAssertTrue(RGBImage.shorterSideTarget(width: 640, height: 360, size: 248) == (440, 248))
         XCTAssertTrue(RGBImage.shorterSideTarget(width: 100, height: 60, size: 248) == (413, 248))  // 413.33
         XCTAssertTrue(RGBImage.shorterSideTarget(width: 3, height: 2, size: 248) == (372, 248))

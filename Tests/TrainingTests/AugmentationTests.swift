@@ -120,7 +120,7 @@ final class AugmentationTests: XCTestCase {
         for _ in 0..<20 { XCTAssertLessThanOrEqual(one.drawOperations(rng: &r).count, 1) }
     }
 
-    /// Upstream's list (spec §3.5): 19 operations in its index order.
+    /// Upstream's list (docs/upstream.md, Augmentations): 19 operations in its index order.
     func testUpstreamListHasTheNineteenOperationsInOrder() {
         XCTAssertEqual(MassiveTransform.upstream().operations.map(\.name), [
             "blur", "brightness", "aspect_ratio", "pixelization", "rotation", "contrast", "saturation", "jpeg_quality",

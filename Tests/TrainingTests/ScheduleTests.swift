@@ -32,7 +32,7 @@ final class ScheduleTests: XCTestCase {
             }
         }
         print("schedule vs timm \(fixture.timm_version): worst relative deviation \(worst)")
-        // CoDE's numbers from the spec.
+        // CoDE's numbers (docs/upstream.md, Optimiser and schedule).
         XCTAssertEqual(fixture.schedules[0].name, "code")
         XCTAssertEqual(CosineSchedule.code, CosineSchedule(baseLR: 0.002, minLR: 0, warmupLR: 1e-6, warmupEpochs: 5, epochs: 150))
     }

@@ -50,7 +50,7 @@ final class TarReaderTests: XCTestCase {
         XCTAssertEqual(members.map(\.name), ["caption.txt", "gen_0.jpg", "gen_1.jpg", "gen_2.jpg", "gen_3.jpg",
                                              "real.jpg", "url.txt"].map { key + $0 })
         XCTAssertEqual(members.map(\.size), [86, 23_262, 79_834, 106_383, 79_072, 22_171, 106])
-        // The ustar header follows the member's PAX header (offset = start of the ustar header in §6.3).
+        // The ustar header follows the member's PAX header (offsets as in docs/upstream.md, WebDataset shards).
         XCTAssertEqual(members.map { $0.header.dataOffset - 512 }, [1024, 3072, 28160, 109568, 217600, 298496, 322560])
         for member in members {
             XCTAssertEqual(member.mode, 0o444)

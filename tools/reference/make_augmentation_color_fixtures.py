@@ -3,7 +3,7 @@
 
 DEV-ONLY. The Swift tests read the committed output and never run Python.
 
-The six augly 1.0.0 operations of upstream's ``MassiveTransform`` covered here (spec §3.5):
+The six augly 1.0.0 operations of upstream's ``MassiveTransform`` covered here (docs/upstream.md, Augmentations):
 
 ====  =====================  ===========================================================
   1   ``brightness``         ``ImageEnhance.Brightness(img).enhance(factor)``

@@ -2,7 +2,7 @@
 """DEV-ONLY: makes Tests/Fixtures/models/vit-tiny-random a complete CoDE model folder.
 
 Adds the three scikit-learn heads under sklearn/ with the released file names, fitted exactly as upstream
-fits them (code-spec.md section 4.2) on the reference embeddings of half of the fixture images, saved as
+fits them (docs/upstream.md, Heads) on the reference embeddings of half of the fixture images, saved as
 upstream saves them (joblib.dump for all three, the .sav files included), and writes what scikit-learn's
 predict / predict_proba / decision_function say for every fixture image (expected_detect.json), so
 `deepfake detect` can be checked end to end.

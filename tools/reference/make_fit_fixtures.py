@@ -18,7 +18,7 @@ Fits (all on the float32 vectors upcast to float64, as scikit-learn <= 1.3 -- Co
 ``solver='lbfgs'``; scikit-learn >= 1.5 would otherwise run the whole objective in float32):
 
 * ``lr_code``: ``LogisticRegression(random_state=42, C=0.316, max_iter=1500, class_weight='balanced')``
-  (CoDE's head, code-spec.md 4.2) with the installed scikit-learn (mean-scaled loss, maxls 50, ftol 64 eps);
+  (CoDE's head, docs/upstream.md, Heads) with the installed scikit-learn (mean-scaled loss, maxls 50, ftol 64 eps);
 * ``lr_c1``: ``LogisticRegression(C=1, max_iter=1500)`` (no class weights);
 * ``lr_code_v13``: CoDE's head as scikit-learn 1.3.2 solved it: the same L-BFGS-B call on the
   *sum*-scaled objective ``sum_i s_i loss_i + ||w||^2 / (2C)`` with scipy's default maxls 20 and

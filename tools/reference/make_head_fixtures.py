@@ -2,7 +2,7 @@
 """Generate the scikit-learn head fixtures under Tests/Fixtures/heads/ (DEV-ONLY).
 
 Fits the three CoDE heads exactly as upstream does (src/quantitative_evaluation/linear_training.py; see
-code-spec.md section 4.2) on synthetic 192-d float32 embeddings, saves them exactly as upstream saves them
+docs/upstream.md, Heads) on synthetic 192-d float32 embeddings, saves them exactly as upstream saves them
 (`joblib.dump(classifier, file_name)` for all three heads, joblib's default pickle protocol, uncompressed),
 plus format variants (plain pickle protocols 0/1/2/4/5, zlib/gzip-compressed joblib, other k-NN metrics and
 weights, other OneClassSVM kernels, boolean labels), and writes what scikit-learn's `predict`,
@@ -213,7 +213,7 @@ def main():
     lr = fit("linear", LogisticRegression(random_state=42, C=0.316, max_iter=1500, class_weight="balanced"),
              np.arange(len(x_train)), note="upstream linear head (verbose=1 upstream only prints)")
     fit("linear_bool", LogisticRegression(random_state=42, C=0.316, max_iter=1500, class_weight="balanced"),
-        np.arange(len(x_train)), labels=(y != 0), note="as code-spec 4.2 writes it: Y_train = (Y != 0), classes_ [False, True]")
+        np.arange(len(x_train)), labels=(y != 0), note="as upstream trains it: Y_train = (Y != 0), classes_ [False, True]")
     fit("knn", KNeighborsClassifier(n_neighbors=1, weights="uniform", metric="cosine", n_jobs=-1), knn_rows,
         note="upstream k-NN head on 500 vectors")
     fit("knn_k5_cosine_distance", KNeighborsClassifier(n_neighbors=5, weights="distance", metric="cosine"), small)
