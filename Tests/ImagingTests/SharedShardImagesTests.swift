@@ -23,7 +23,7 @@ final class SharedShardImagesTests: XCTestCase {
                inference: [-0.0228, 0.0493, 0.1845], trainingEval: [0.0521, 0.1268, 0.2577]),
     ]
 
-    func testShardImagesMatchTheSpecGoldenMeans() throws {
+    func testShardImagesMatchPillowsChannelMeans() throws {
         let shard = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../Fixtures/upstream/elsa_v2-0000.tar").standardized
         let tar = try Data(contentsOf: shard)
