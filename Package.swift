@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
@@ -47,7 +48,7 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["Tensor", "CZlib"]),
         .target(name: "ViT", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
-        .target(name: "Hub"),
+        .target(name: "Hub", dependencies: ["CCurl"]),
         .target(name: "WebDataset", dependencies: ["Imaging", "Checkpoints", "Tensor"]),
         .target(
             name: "Detection",

@@ -1,15 +1,15 @@
+import CCurl
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// One HTTP exchange as the client needs it: no automatic redirects (the caller follows them, deciding which headers
-/// travel), the body either streamed to a sink chosen from the response head or kept in memory up to a small cap.
+/// travel), the body either streamed to a sink chosen from the response head or kept in memory up to a small cap,
+/// and two clocks: `timeout` (seconds without a byte) and `deadline` (when the whole exchange must be over).
 struct HTTPRequest: Sendable {
     var url: URL
     var method: String
     var headers: [String: String]
     var timeout: TimeInterval
+    var deadline: Date
 }
 
 struct HTTPResponseHead: Sendable {
@@ -23,163 +23,232 @@ struct HTTPResponseHead: Sendable {
     var isRedirect: Bool { [301, 302, 303, 307, 308].contains(status) && header("location") != nil }
 }
 
-/// Receives a streamed body. Called on one queue, in order.
-protocol BodySink: AnyObject, Sendable {
+/// Receives a streamed body, in order, on the thread that called `perform`. A throw stops the transfer at once.
+protocol BodySink: AnyObject {
     func write(_ data: Data) throws
 }
 
 enum TransportFailure: Error {
-    /// URLSession reported an error before or during the transfer; `bytesStreamed` tells how far a sink got.
-    case url(URLError, head: HTTPResponseHead?, bytesStreamed: Int64)
-    /// The sink refused data (disk full, ...).
+    /// The transfer failed (name resolution, connection, TLS, stall, a malformed answer...); `bytesStreamed` tells
+    /// how far a sink got.
+    case failed(HubError.NetworkFailure, detail: String, head: HTTPResponseHead?, bytesStreamed: Int64)
+    /// The sink refused the head or data (size, disk full, ...); nothing more was read.
     case sink(Error, head: HTTPResponseHead?, bytesStreamed: Int64)
+    /// The connection ended before a complete response head.
     case noResponse(String)
+    /// `deadline` passed first; the transfer was stopped.
+    case deadline(head: HTTPResponseHead?, bytesStreamed: Int64)
+    /// The URL is not http or https; nothing was sent.
+    case unsupportedScheme(URL)
 }
 
-/// Performs single requests with URLSession (FoundationNetworking on Linux), blocking the caller until done.
+/// Whether `url` is http or https, the only schemes the client fetches.
+func isHTTP(_ url: URL) -> Bool {
+    ["http", "https"].contains(url.scheme?.lowercased() ?? "")
+}
+
+/// Performs single requests with libcurl's easy interface, blocking the caller until done. libcurl (rather than
+/// URLSession) because its callbacks run synchronously: a sink that refuses data stops the reading at once, whereas
+/// URLSession on Linux keeps reading into an unbounded queue after a cancel, and aborts the whole process when a
+/// server closes the connection in the middle of the response head.
 struct HTTPTransport: Sendable {
     let userAgent: String
 
-    /// Non-streamed bodies (error pages, redirect bodies) are kept up to this many bytes.
+    /// Non-streamed bodies (error pages, redirect bodies) are kept up to this many bytes; the rest is not read.
     static let memoryBodyCap = 64 * 1024
+    /// Response heads larger than this are refused (the Hub's are a few kilobytes).
+    static let headCap = 256 * 1024
+
+    private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
     /// Sends `request`. When `sinkFor` returns a sink for the response head, the body goes there and the returned
-    /// body is empty; otherwise the body is returned (truncated at `memoryBodyCap`).
+    /// body is empty; otherwise the body is returned, cut at `memoryBodyCap`.
     func perform(
-        _ request: HTTPRequest, sinkFor: (@Sendable (HTTPResponseHead) throws -> BodySink?)? = nil
+        _ request: HTTPRequest, sinkFor: ((HTTPResponseHead) throws -> BodySink?)? = nil
     ) throws(TransportFailure) -> (HTTPResponseHead, Data) {
-        var urlRequest = URLRequest(url: request.url, cachePolicy: .reloadIgnoringLocalCacheData,
-                                    timeoutInterval: request.timeout)
-        urlRequest.httpMethod = request.method
-        urlRequest.setValue(userAgent, forHTTPHeaderField: "User-Agent")
-        // Sizes and byte ranges refer to the stored bytes: never let a compressing proxy or server change them.
-        urlRequest.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
-        for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
+        guard isHTTP(request.url) else { throw .unsupportedScheme(request.url) }
+        guard Self.globalInit, let handle = curl_easy_init() else {
+            throw .failed(.other, detail: "libcurl could not be initialised", head: nil, bytesStreamed: 0)
+        }
+        defer { curl_easy_cleanup(handle) }
 
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = request.timeout
-        configuration.timeoutIntervalForResource = 7 * 24 * 3600
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        configuration.httpCookieStorage = nil
-        configuration.httpShouldSetCookies = false
+        var headerLines = [
+            "User-Agent: \(userAgent)",
+            // Sizes and byte ranges refer to the stored bytes: never let a compressing proxy or server change them.
+            "Accept-Encoding: identity",
+        ]
+        for (name, value) in request.headers.sorted(by: { $0.key < $1.key }) { headerLines.append("\(name): \(value)") }
+        var list: UnsafeMutablePointer<curl_slist>?
+        for line in headerLines { list = curl_slist_append(list, line) }
+        defer { curl_slist_free_all(list) }
 
-        let delegate = TransferDelegate(sinkFor: sinkFor)
-        let queue = OperationQueue()
-        queue.maxConcurrentOperationCount = 1
-        queue.name = "Hub.HTTPTransport"
-        let session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: queue)
-        let task = session.dataTask(with: urlRequest)
-        task.resume()
-        delegate.finished.wait()
-        session.finishTasksAndInvalidate()
-        return try delegate.result(task: task, url: request.url)
+        let transfer = Transfer(url: request.url, sinkFor: sinkFor)
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        let remaining = request.deadline.timeIntervalSinceNow
+        guard remaining > 0 else { throw .deadline(head: nil, bytesStreamed: 0) }
+        let stall = max(1, Int(request.timeout.rounded(.up)))
+
+        var ok = hub_curl_set_string(handle, CURLOPT_URL, request.url.absoluteString) == CURLE_OK
+        ok = ok && hub_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+        ok = ok && hub_curl_set_long(handle, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
+        ok = ok && hub_curl_set_long(handle, CURLOPT_NOSIGNAL, 1) == CURLE_OK
+        ok = ok && hub_curl_set_list(handle, CURLOPT_HTTPHEADER, list) == CURLE_OK
+        if request.method == "HEAD" {
+            ok = ok && hub_curl_set_long(handle, CURLOPT_NOBODY, 1) == CURLE_OK
+        } else if request.method != "GET" {
+            ok = ok && hub_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, request.method) == CURLE_OK
+        }
+        // The stall clock: connecting, and then fewer than 1 byte per second for `stall` seconds, fail the request.
+        ok = ok && hub_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, stall * 1000) == CURLE_OK
+        ok = ok && hub_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1) == CURLE_OK
+        ok = ok && hub_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, stall) == CURLE_OK
+        // The deadline clock: the whole exchange, whatever arrives meanwhile.
+        let remainingMS = Int((min(remaining, 30 * 24 * 3600) * 1000).rounded(.up))
+        ok = ok && hub_curl_set_long(handle, CURLOPT_TIMEOUT_MS, max(1, remainingMS)) == CURLE_OK
+        ok = ok && hub_curl_set_callback(handle, CURLOPT_HEADERFUNCTION, transferHeaderCallback) == CURLE_OK
+        ok = ok && hub_curl_set_pointer(handle, CURLOPT_HEADERDATA, context) == CURLE_OK
+        ok = ok && hub_curl_set_callback(handle, CURLOPT_WRITEFUNCTION, transferWriteCallback) == CURLE_OK
+        ok = ok && hub_curl_set_pointer(handle, CURLOPT_WRITEDATA, context) == CURLE_OK
+        guard ok else {
+            throw .failed(.other, detail: "libcurl refused the request options", head: nil, bytesStreamed: 0)
+        }
+
+        let code = withExtendedLifetime(transfer) { curl_easy_perform(handle) }
+        if let headError = transfer.headError {
+            throw .failed(.other, detail: headError, head: nil, bytesStreamed: 0)
+        }
+        if let sinkError = transfer.sinkError {
+            throw .sink(sinkError, head: transfer.head, bytesStreamed: transfer.streamed)
+        }
+        if code == CURLE_WRITE_ERROR, transfer.bodyCapped, let head = transfer.head {
+            return (head, transfer.body)
+        }
+        // libcurl's clock may run a little ahead of ours; either way the timeout that fired is the deadline's.
+        if code == CURLE_OPERATION_TIMEDOUT, Date() >= request.deadline.addingTimeInterval(-0.05) {
+            throw .deadline(head: transfer.head, bytesStreamed: transfer.streamed)
+        }
+        if code != CURLE_OK {
+            throw .failed(failureKind(code), detail: curlMessage(code), head: transfer.head,
+                          bytesStreamed: transfer.streamed)
+        }
+        guard let head = transfer.head else {
+            throw .noResponse("no complete HTTP response from \(request.url.absoluteString)")
+        }
+        return (head, transfer.body)
     }
 }
 
-/// Collects one task's events. URLSession calls it on the session's serial delegate queue; the waiting caller reads
-/// the results only after `finished` is signalled, and every access goes through `lock`.
-private final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    let finished = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
-    private let sinkFor: (@Sendable (HTTPResponseHead) throws -> BodySink?)?
-    private var head: HTTPResponseHead?
-    private var sink: BodySink?
-    private var body = Data()
-    private var streamed: Int64 = 0
-    private var sinkError: Error?
-    private var taskError: Error?
-    private var completed = false
+/// The state of one `perform`, reached from libcurl's callbacks (on the caller's thread) through the context pointer.
+private final class Transfer {
+    let url: URL
+    let sinkFor: ((HTTPResponseHead) throws -> BodySink?)?
+    var lines: [String] = []
+    var headBytes = 0
+    var head: HTTPResponseHead?
+    var sink: BodySink?
+    var body = Data()
+    var bodyCapped = false
+    var streamed: Int64 = 0
+    var sinkError: Error?
+    /// Why the response head was refused (too large, malformed).
+    var headError: String?
 
-    init(sinkFor: (@Sendable (HTTPResponseHead) throws -> BodySink?)?) {
+    init(url: URL, sinkFor: ((HTTPResponseHead) throws -> BodySink?)?) {
+        self.url = url
         self.sinkFor = sinkFor
     }
 
-    func result(task: URLSessionTask, url: URL) throws(TransportFailure) -> (HTTPResponseHead, Data) {
-        lock.lock()
-        defer { lock.unlock() }
-        if head == nil, let response = task.response as? HTTPURLResponse {
-            head = makeHead(response, fallbackURL: url)
+    /// One header line (with its CRLF). A blank line ends a head; an informational (1xx) head is skipped. Returns
+    /// false to stop the transfer.
+    func header(_ line: String) -> Bool {
+        headBytes += line.utf8.count
+        guard headBytes <= HTTPTransport.headCap else {
+            headError = "a response head larger than \(HTTPTransport.headCap) bytes"
+            return false
         }
-        if let sinkError { throw .sink(sinkError, head: head, bytesStreamed: streamed) }
-        if let taskError {
-            let urlError = (taskError as? URLError) ?? URLError(.unknown, userInfo: [NSUnderlyingErrorKey: taskError])
-            throw .url(urlError, head: head, bytesStreamed: streamed)
+        let text = line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n"))
+        guard text.isEmpty else {
+            if text.hasPrefix("HTTP/") { lines = [] }
+            lines.append(text)
+            return true
         }
-        guard let head else { throw .noResponse("no HTTP response from \(url.absoluteString)") }
-        return (head, body)
-    }
-
-    private func makeHead(_ response: HTTPURLResponse, fallbackURL: URL) -> HTTPResponseHead {
+        guard let statusLine = lines.first else { return true }
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, let status = Int(parts[1]), (100...999).contains(status) else {
+            headError = "a malformed status line '\(cleanServerText(statusLine, limit: 80))'"
+            return false
+        }
+        if status < 200 {
+            lines = []
+            return true
+        }
         var headers: [String: String] = [:]
-        for (key, value) in response.allHeaderFields {
-            guard let name = key as? String else { continue }
-            headers[name.lowercased()] = (value as? String) ?? "\(value)"
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+            headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        return HTTPResponseHead(status: response.statusCode, url: response.url ?? fallbackURL, headers: headers)
-    }
-
-    /// Records the response head and asks for a sink, once. Called with the lock held, from the response callback
-    /// or, should that callback not be delivered, from the first body chunk.
-    private func prepare(_ response: URLResponse?, task: URLSessionTask) {
-        guard head == nil, let http = response as? HTTPURLResponse else { return }
-        let newHead = makeHead(http, fallbackURL: task.originalRequest?.url ?? URL(fileURLWithPath: "/"))
+        let newHead = HTTPResponseHead(status: status, url: url, headers: headers)
         head = newHead
-        guard let sinkFor else { return }
+        lines = []
         do {
-            sink = try sinkFor(newHead)
+            sink = try sinkFor?(newHead)
         } catch {
             sinkError = error
+            return false
         }
+        return true
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
-        lock.lock()
-        prepare(response, task: dataTask)
-        let failed = sinkError != nil
-        lock.unlock()
-        if failed {
-            completionHandler(.cancel)
-            dataTask.cancel()
-        } else {
-            completionHandler(.allow)
-        }
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        lock.lock()
-        defer { lock.unlock() }
-        prepare(dataTask.response, task: dataTask)
-        guard sinkError == nil else {
-            dataTask.cancel()
-            return
-        }
+    /// A piece of the body. Returns false to stop the transfer.
+    func write(_ data: Data) -> Bool {
         if let sink {
             do {
                 try sink.write(data)
                 streamed += Int64(data.count)
+                return true
             } catch {
                 sinkError = error
-                dataTask.cancel()
+                return false
             }
-        } else if body.count < HTTPTransport.memoryBodyCap {
-            body.append(data.prefix(HTTPTransport.memoryBodyCap - body.count))
         }
+        body.append(data.prefix(HTTPTransport.memoryBodyCap - body.count))
+        if body.count >= HTTPTransport.memoryBodyCap {
+            bodyCapped = true
+            return false
+        }
+        return true
     }
+}
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
-        // The caller follows redirects itself (it must drop credentials when the host changes).
-        completionHandler(nil)
-    }
+private let transferHeaderCallback: hub_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let length = size * count
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+    return transfer.header(line) ? length : 0
+}
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        lock.lock()
-        let alreadyCompleted = completed
-        completed = true
-        if let error, sinkError == nil { taskError = error }
-        lock.unlock()
-        if !alreadyCompleted { finished.signal() }
+private let transferWriteCallback: hub_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let length = size * count
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    return transfer.write(Data(bytes: data, count: length)) ? length : 0
+}
+
+private func failureKind(_ code: CURLcode) -> HubError.NetworkFailure {
+    switch code {
+    case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .dns
+    case CURLE_OPERATION_TIMEDOUT: return .timeout
+    case CURLE_COULDNT_CONNECT, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE:
+        return .connection
+    case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+         CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_CRL_BADFILE, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return .tls
+    default: return .other
     }
+}
+
+private func curlMessage(_ code: CURLcode) -> String {
+    "libcurl error \(code.rawValue): " + (curl_easy_strerror(code).map { String(cString: $0) } ?? "unknown")
 }

@@ -57,26 +57,34 @@ public struct HubCache: Sendable, Equatable {
     }
 
     /// The commit a revision stands for, from the cache alone: a 40-hex commit hash is returned as is, a branch or
-    /// tag name is looked up in `refs/`. Nil when the cache does not know the revision.
+    /// tag name is looked up in `refs/`. Nil when the cache does not know the revision, when the repository id or
+    /// the revision is not one the Hub would name, or when the ref file does not hold a commit hash.
     public func commit(for revision: String, repo: String, type: HubRepoType = .model) -> String? {
         if isCommitHash(revision) { return revision }
+        guard (try? validateRepoID(repo)) != nil, (try? validateRevision(revision)) != nil else { return nil }
         let refPath = join(repoFolder(repo, type: type), "refs", revision)
         guard let text = try? String(contentsOfFile: refPath, encoding: .utf8) else { return nil }
         let commit = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return commit.isEmpty ? nil : commit
+        return isCommitHash(commit) ? commit : nil
     }
 
     /// The path of a cached file (inside `snapshots/<commit>/`), or nil when the revision or the file is not cached
-    /// (a snapshot link whose blob is gone counts as not cached).
+    /// (a snapshot link whose blob is gone counts as not cached) or `path` is not a relative path inside the
+    /// repository.
     public func cachedFile(repo: String, revision: String = "main", path: String, type: HubRepoType = .model) -> String? {
-        guard let commit = commit(for: revision, repo: repo, type: type) else { return nil }
+        guard (try? validatePath(path)) != nil, let commit = commit(for: revision, repo: repo, type: type) else {
+            return nil
+        }
         let file = join(snapshotFolder(repo, commit: commit, type: type), path)
         return isRegularFile(file) ? file : nil
     }
 
     /// Whether the cache records that `path` does not exist in the repository at `commit` (`.no_exist/` marker).
     public func isKnownMissing(repo: String, commit: String, path: String, type: HubRepoType = .model) -> Bool {
-        FileManager.default.fileExists(atPath: join(repoFolder(repo, type: type), ".no_exist", commit, path))
+        guard isCommitHash(commit), (try? validateRepoID(repo)) != nil, (try? validatePath(path)) != nil else {
+            return false
+        }
+        return FileManager.default.fileExists(atPath: join(repoFolder(repo, type: type), ".no_exist", commit, path))
     }
 
     // MARK: - Writing (internal)
@@ -94,7 +102,7 @@ public struct HubCache: Sendable, Equatable {
         guard revision != commit else { return }
         let path = join(repoFolder(repo, type: type), "refs", revision)
         if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing == commit { return }
-        try makeParent(of: path)
+        try makeParent(of: path, inside: repoFolder(repo, type: type))
         try writeAtomically(Data(commit.utf8), to: path)
     }
 
@@ -103,7 +111,7 @@ public struct HubCache: Sendable, Equatable {
     @discardableResult
     func linkSnapshot(_ repo: String, commit: String, path: String, etag: String, type: HubRepoType) throws -> String {
         let destination = join(snapshotFolder(repo, commit: commit, type: type), path)
-        try makeParent(of: destination)
+        try makeParent(of: destination, inside: repoFolder(repo, type: type))
         let depth = 2 + path.split(separator: "/").count - 1
         let target = String(repeating: "../", count: depth) + "blobs/" + etag
         let temporary = destination + ".tmp-" + UUID().uuidString
@@ -126,7 +134,7 @@ public struct HubCache: Sendable, Equatable {
     /// Writes the `.no_exist/<commit>/<path>` marker.
     func markMissing(_ repo: String, commit: String, path: String, type: HubRepoType) {
         let marker = join(repoFolder(repo, type: type), ".no_exist", commit, path)
-        guard (try? makeParent(of: marker)) != nil else { return }
+        guard (try? makeParent(of: marker, inside: repoFolder(repo, type: type))) != nil else { return }
         _ = FileManager.default.createFile(atPath: marker, contents: Data())
     }
 
@@ -134,8 +142,8 @@ public struct HubCache: Sendable, Equatable {
     /// processes never write the same blob at once.
     func withBlobLock<T>(_ repo: String, etag: String, type: HubRepoType, _ body: () throws -> T) throws -> T {
         let path = lockPath(repo, etag: etag, type: type)
-        try makeParent(of: path)
-        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        try makeParent(of: path, inside: join(root, ".locks"))
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             throw HubError.fileSystem(path: path, detail: "cannot open the lock file: \(String(cString: strerror(errno)))")
         }
@@ -149,12 +157,26 @@ public struct HubCache: Sendable, Equatable {
         return try body()
     }
 
-    func makeParent(of path: String) throws {
+    /// Creates the folders above `path`, a file the cache is about to write, after checking that it lies inside
+    /// `base` (the repository's cache folder, or the lock folder): lexically (no empty, `.` or `..` component
+    /// after `base`) and, once the folders exist, with symlinks resolved. The names that make up cache paths are
+    /// validated before they get here; this is the last line of defence.
+    func makeParent(of path: String, inside base: String) throws {
+        let outside = HubError.fileSystem(path: path, detail: "refusing to write outside \(base), the cache folder "
+                                          + "it belongs in (a folder on the way is a symlink, or a name climbs out)")
+        let prefix = base.hasSuffix("/") ? base : base + "/"
+        guard path.hasPrefix(prefix),
+              path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+                  .allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else { throw outside }
         let parent = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
             throw HubError.fileSystem(path: parent, detail: "cannot create the directory: \(error.localizedDescription)")
+        }
+        guard let realBase = realPath(base), let realParent = realPath(parent),
+              realParent == realBase || realParent.hasPrefix(realBase.hasSuffix("/") ? realBase : realBase + "/") else {
+            throw outside
         }
     }
 
@@ -187,6 +209,13 @@ func isSHA256Hex(_ text: String) -> Bool {
 func isRegularFile(_ path: String) -> Bool {
     var isDirectory: ObjCBool = false
     return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+}
+
+/// `path` with every symlink resolved (`realpath`), or nil when it does not exist.
+func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }
 
 func join(_ base: String, _ parts: String...) -> String {

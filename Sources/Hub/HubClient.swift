@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -14,8 +11,8 @@ import Darwin
 /// answers from that cache when offline. Calls block until done; a client may be shared between threads.
 public final class HubClient: Sendable {
     /// Download progress: the file's path in the repository, the bytes present so far (a resumed download starts at
-    /// what was already on disk) and the file's size (-1 when the server did not say). Called on a background
-    /// thread, only while bytes arrive.
+    /// what was already on disk) and the file's announced size. Called on the downloading thread, only while bytes
+    /// arrive.
     public typealias Progress = @Sendable (_ path: String, _ bytesDone: Int64, _ bytesTotal: Int64) -> Void
 
     /// The Hub's base address, without a trailing slash.
@@ -26,10 +23,13 @@ public final class HubClient: Sendable {
     public let cache: HubCache
     /// Seconds to wait for the metadata (HEAD) request.
     public let metadataTimeout: TimeInterval
-    /// Seconds a download may stall before it is abandoned (then retried).
+    /// Seconds a download may stall (receive nothing) before it is abandoned, then retried; counted in whole
+    /// seconds, rounded up. The overall time per file is bounded separately, by `limits`.
     public let downloadTimeout: TimeInterval
     /// How many times a broken download is resumed before giving up.
     public let maxRetries: Int
+    /// Time, size and redirect bounds on each file.
+    public let limits: HubDownloadLimits
     /// Whether requests carry a token.
     public var hasToken: Bool { token != nil }
 
@@ -40,7 +40,8 @@ public final class HubClient: Sendable {
     /// A client configured like huggingface_hub: every argument left nil is read from `environment`
     /// (`HF_ENDPOINT`, `HF_TOKEN` or the token file, `HF_HUB_OFFLINE`, `HF_HUB_CACHE`/`HF_HOME`,
     /// `HF_HUB_ETAG_TIMEOUT`, `HF_HUB_DOWNLOAD_TIMEOUT`). Pass `token: ""` to send no token whatever the
-    /// environment says.
+    /// environment says. `limits` bound each file's time, the size of `.json` files and the redirects followed
+    /// (see `HubDownloadLimits`; the defaults suit the Hub).
     public init(
         endpoint: String? = nil,
         token: String? = nil,
@@ -50,6 +51,7 @@ public final class HubClient: Sendable {
         downloadTimeout: TimeInterval? = nil,
         maxRetries: Int = 5,
         retryDelay: TimeInterval = 1,
+        limits: HubDownloadLimits = HubDownloadLimits(),
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
         var endpoint = endpoint ?? HubEnvironment.endpoint(environment)
@@ -63,6 +65,7 @@ public final class HubClient: Sendable {
         self.downloadTimeout = downloadTimeout ?? HubEnvironment.downloadTimeout(environment)
         self.maxRetries = max(0, maxRetries)
         self.retryDelay = max(0, retryDelay)
+        self.limits = limits
         self.transport = HTTPTransport(userAgent: "deepfake-hub/1.0 (Swift; huggingface_hub-compatible cache)")
     }
 
@@ -75,12 +78,18 @@ public final class HubClient: Sendable {
     /// downloaded again, others are downloaded (resuming a partial download), verified and linked. Offline, or when
     /// the Hub cannot be reached, the answer comes from the cache alone, and `HubError.notCached` says what is
     /// missing and how to get it. `files` must not be empty.
+    ///
+    /// What the server says is checked before it touches the disk: `repo`, `revision` and `files` must be names the
+    /// Hub would use (`HubError.invalidRepoID`, `.invalidRevision`, `.invalidPath`, before any request); the commit
+    /// and etag must be a commit hash and a plain file name; a file must have an announced size, and is never read
+    /// past it. A download that fails verification leaves nothing behind; one that was cut off or ran out of time
+    /// keeps its `.incomplete` file for the next run to resume.
     public func snapshot(
         repo: String, revision: String = "main", files: [String], repoType: HubRepoType = .model,
         progress: Progress? = nil
     ) throws -> String {
         try validateRepoID(repo)
-        guard !revision.isEmpty else { throw HubError.revisionNotFound(repo: repo, revision: revision) }
+        try validateRevision(revision)
         guard !files.isEmpty else { throw HubError.invalidPath("") }
         var unique: [String] = []
         for file in files where !unique.contains(file) {
@@ -141,6 +150,16 @@ public final class HubClient: Sendable {
 
     // MARK: - One file
 
+    /// The time budget of one file (`HubDownloadLimits`): it starts with the metadata request at the floor and
+    /// becomes the size-based deadline once the size is known.
+    struct FileClock {
+        let start = Date()
+        var limit: TimeInterval
+        var deadline: Date { start.addingTimeInterval(limit) }
+        var elapsed: TimeInterval { Date().timeIntervalSince(start) }
+        var isOver: Bool { Date() >= deadline }
+    }
+
     /// Brings one file into the cache; returns the commit it belongs to.
     private func fetch(
         repo: String, revision: String, pinnedCommit: String?, path: String, type: HubRepoType, progress: Progress?
@@ -148,8 +167,10 @@ public final class HubClient: Sendable {
         if let pinnedCommit, cache.cachedFile(repo: repo, revision: pinnedCommit, path: path, type: type) != nil {
             return pinnedCommit
         }
+        var clock = FileClock(limit: limits.deadlineFloor)
         let metadata = try fetchMetadata(repo: repo, revision: pinnedCommit ?? revision, requestedRevision: revision,
-                                         path: path, type: type)
+                                         path: path, type: type, clock: clock)
+        clock.limit = limits.deadline(forSize: metadata.size)
         let commit = metadata.commit
         if pinnedCommit == nil {
             try cache.writeRef(repo, revision: revision, commit: commit, type: type)
@@ -160,7 +181,7 @@ public final class HubClient: Sendable {
         let blob = cache.blobPath(repo, etag: metadata.etag, type: type)
         try cache.withBlobLock(repo, etag: metadata.etag, type: type) {
             if !isRegularFile(blob) {
-                try download(repo: repo, path: path, metadata: metadata, to: blob, progress: progress)
+                try download(repo: repo, path: path, metadata: metadata, to: blob, clock: clock, progress: progress)
             }
         }
         try cache.linkSnapshot(repo, commit: commit, path: path, etag: metadata.etag, type: type)
@@ -170,7 +191,7 @@ public final class HubClient: Sendable {
     struct FileMetadata {
         var commit: String
         var etag: String
-        var size: Int64?
+        var size: Int64
         var downloadURL: URL
         var sendAuthorization: Bool
         var type: HubRepoType
@@ -182,15 +203,17 @@ public final class HubClient: Sendable {
         guard let url = URL(string: text) else {
             throw HubError.missingMetadata(url: text, detail: "the endpoint does not make a valid URL")
         }
+        guard isHTTP(url), url.host != nil else { throw HubError.unsupportedURL(url: url.absoluteString, referrer: nil) }
         return url
     }
 
     /// HEAD on the resolve URL: commit (`X-Repo-Commit`), etag (`X-Linked-Etag` for LFS files, else `ETag`) and size
-    /// (`X-Linked-Size`, else `Content-Length`). Redirects are followed, except that an LFS redirect (which already
-    /// carries all three) is not followed to the storage host: its target is where the content is fetched from.
-    /// `requestedRevision` is the caller's revision, for messages (`revision` may be the commit it was pinned to).
+    /// (`X-Linked-Size`, else `Content-Length`), all three required. Redirects are followed, except that an LFS
+    /// redirect (which already carries all three) is not followed to the storage host: its target is where the
+    /// content is fetched from. `requestedRevision` is the caller's revision, for messages (`revision` may be the
+    /// commit it was pinned to).
     private func fetchMetadata(
-        repo: String, revision: String, requestedRevision: String, path: String, type: HubRepoType
+        repo: String, revision: String, requestedRevision: String, path: String, type: HubRepoType, clock: FileClock
     ) throws -> FileMetadata {
         let start = try resolveURL(repo: repo, revision: revision, path: path, type: type)
         var url = start
@@ -198,21 +221,21 @@ public final class HubClient: Sendable {
         var commit: String?
         var etag: String?
         var size: Int64?
-        for _ in 0..<10 {
+        for _ in 0...limits.maxRedirects {
             let request = HTTPRequest(url: url, method: "HEAD", headers: authorizationHeader(sendAuthorization),
-                                      timeout: metadataTimeout)
-            let (head, body) = try perform(request)
+                                      timeout: metadataTimeout, deadline: clock.deadline)
+            let (head, body) = try perform(request, repo: repo, path: path, clock: clock)
             commit = commit ?? head.header("x-repo-commit")
             if let linked = head.header("x-linked-etag") {
                 etag = normalizeETag(linked)
-                size = head.header("x-linked-size").flatMap { Int64($0) }
+                size = parseSize(head.header("x-linked-size"))
             }
             if head.isRedirect {
                 let next = try redirectTarget(head, from: url)
                 sendAuthorization = sendAuthorization && isSameOrigin(next, start)
-                if let knownCommit = commit, let knownETag = etag {
-                    try checkMetadata(commit: knownCommit, etag: knownETag, url: start)
-                    return FileMetadata(commit: knownCommit, etag: knownETag, size: size, downloadURL: next,
+                if let commit, let etag, let size {
+                    try checkMetadata(repo: repo, path: path, commit: commit, etag: etag, size: size, url: start)
+                    return FileMetadata(commit: commit, etag: etag, size: size, downloadURL: next,
                                         sendAuthorization: sendAuthorization, type: type)
                 }
                 url = next
@@ -222,15 +245,18 @@ public final class HubClient: Sendable {
                 throw statusError(head, body: body, repo: repo, revision: requestedRevision, path: path, type: type)
             }
             etag = etag ?? head.header("etag").map(normalizeETag)
-            size = size ?? head.header("x-linked-size").flatMap { Int64($0) }
-                ?? head.header("content-length").flatMap { Int64($0) }
+            size = size ?? parseSize(head.header("x-linked-size")) ?? parseSize(head.header("content-length"))
             guard let commit else {
                 throw HubError.missingMetadata(url: start.absoluteString, detail: "no X-Repo-Commit header")
             }
             guard let etag else {
                 throw HubError.missingMetadata(url: start.absoluteString, detail: "no ETag header")
             }
-            try checkMetadata(commit: commit, etag: etag, url: start)
+            guard let size else {
+                throw HubError.missingMetadata(url: start.absoluteString,
+                                               detail: "no file size (X-Linked-Size or Content-Length header)")
+            }
+            try checkMetadata(repo: repo, path: path, commit: commit, etag: etag, size: size, url: start)
             // Fetch from the same URL again, pinned to the commit so that a moving branch cannot mix versions.
             let pinned = try resolveURL(repo: repo, revision: commit, path: path, type: type)
             return FileMetadata(commit: commit, etag: etag, size: size, downloadURL: pinned, sendAuthorization: true,
@@ -240,45 +266,76 @@ public final class HubClient: Sendable {
     }
 
     /// The commit and etag become file names in the cache: accept only what the Hub sends (a 40-hex commit, an
-    /// etag of letters, digits, `-`, `_`, `.`).
-    private func checkMetadata(commit: String, etag: String, url: URL) throws {
+    /// etag of letters, digits, `-`, `_`, `.`, not starting with `.`). A `.json` file must fit `jsonFileLimit`.
+    private func checkMetadata(
+        repo: String, path: String, commit: String, etag: String, size: Int64, url: URL
+    ) throws {
         guard isCommitHash(commit) else {
-            throw HubError.missingMetadata(url: url.absoluteString, detail: "X-Repo-Commit '\(commit)' is not a commit hash")
+            throw HubError.missingMetadata(url: url.absoluteString,
+                                           detail: "X-Repo-Commit '\(cleanServerText(commit, limit: 80))' is not a commit hash")
         }
         let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
         guard !etag.isEmpty, !etag.hasPrefix("."), etag.count <= 128,
               etag.unicodeScalars.allSatisfy({ allowed.contains($0) }) else {
-            throw HubError.missingMetadata(url: url.absoluteString, detail: "unusable ETag '\(etag)'")
+            throw HubError.missingMetadata(url: url.absoluteString,
+                                           detail: "unusable ETag '\(cleanServerText(etag, limit: 80))'")
+        }
+        if limits.isCapped(path), size > limits.jsonFileLimit {
+            throw HubError.fileTooLarge(repo: repo, path: path, size: size, limit: limits.jsonFileLimit)
         }
     }
 
     // MARK: - Download
 
     /// Downloads into `<blob>.incomplete` (resuming what is there), checks size and sha256, then renames into place.
+    /// The `.incomplete` file survives only the failures that a later run can resume (`keepsPartialDownload`).
     private func download(
-        repo: String, path: String, metadata: FileMetadata, to blob: String, progress: Progress?
+        repo: String, path: String, metadata: FileMetadata, to blob: String, clock: FileClock, progress: Progress?
     ) throws {
         let incomplete = blob + ".incomplete"
-        try cache.makeParent(of: blob)
+        try cache.makeParent(of: blob, inside: cache.repoFolder(repo, type: metadata.type))
         if !FileManager.default.fileExists(atPath: incomplete) {
             guard FileManager.default.createFile(atPath: incomplete, contents: nil) else {
                 throw HubError.fileSystem(path: incomplete, detail: "cannot create the file")
             }
         }
-        var expected = metadata.size
+        do {
+            try receive(repo: repo, path: path, metadata: metadata, into: incomplete, clock: clock, progress: progress)
+            try verify(repo: repo, path: path, metadata: metadata, file: incomplete)
+        } catch let error as HubError where !error.keepsPartialDownload {
+            unlink(incomplete)
+            throw error
+        }
+        if rename(incomplete, blob) != 0 {
+            throw HubError.fileSystem(path: blob, detail: "cannot move the download into place: "
+                                      + String(cString: strerror(errno)))
+        }
+    }
+
+    /// Fills `incomplete` up to the announced size, resuming and retrying broken transfers within the file's clock.
+    private func receive(
+        repo: String, path: String, metadata: FileMetadata, into incomplete: String, clock: FileClock,
+        progress: Progress?
+    ) throws {
+        let expected = metadata.size
         var attempt = 0
         while true {
             var offset = fileSize(incomplete)
-            if let expected, offset > expected {
+            if offset > expected {
                 try truncateFile(incomplete, to: 0)
                 offset = 0
             }
-            if let expected, offset == expected, expected > 0 { break }
+            if offset == expected, expected > 0 { return }
+            if clock.isOver {
+                throw HubError.deadlineExceeded(repo: repo, path: path, host: metadata.downloadURL.host ?? "?",
+                                                elapsed: clock.elapsed, limit: clock.limit)
+            }
             do {
-                let total = try transfer(repo: repo, path: path, metadata: metadata, to: incomplete, offset: offset,
-                                         expected: expected, progress: progress)
-                expected = expected ?? total
-                break
+                try transfer(repo: repo, path: path, metadata: metadata, to: incomplete, offset: offset, clock: clock,
+                             progress: progress)
+                let received = fileSize(incomplete)
+                if received == expected { return }
+                throw RetryableDownloadFailure(detail: "the body ended after \(received) of \(expected) bytes")
             } catch let failure as RetryableDownloadFailure {
                 attempt += 1
                 if attempt > maxRetries {
@@ -286,26 +343,24 @@ public final class HubClient: Sendable {
                                                        bytesTotal: expected, detail: failure.detail)
                 }
                 if failure.restart { try truncateFile(incomplete, to: 0) }
-                Thread.sleep(forTimeInterval: retryDelay * Double(min(attempt, 8)))
+                let pause = retryDelay * Double(min(attempt, 8))
+                Thread.sleep(forTimeInterval: min(pause, max(0, clock.deadline.timeIntervalSinceNow)))
             }
         }
+    }
 
-        let actual = fileSize(incomplete)
-        if let expected, actual != expected {
-            try? FileManager.default.removeItem(atPath: incomplete)
-            throw HubError.sizeMismatch(repo: repo, path: path, expected: expected, actual: actual)
+    /// Size, then sha256 when the etag is one (LFS files).
+    private func verify(repo: String, path: String, metadata: FileMetadata, file: String) throws {
+        let actual = fileSize(file)
+        if actual != metadata.size {
+            throw HubError.sizeMismatch(repo: repo, path: path, expected: metadata.size, actual: actual)
         }
         if isSHA256Hex(metadata.etag) {
-            let digest = try HubChecksum.sha256Hex(ofFileAt: incomplete)
+            let digest = try HubChecksum.sha256Hex(ofFileAt: file)
             if digest != metadata.etag.lowercased() {
-                try? FileManager.default.removeItem(atPath: incomplete)
                 throw HubError.checksumMismatch(repo: repo, path: path, expected: metadata.etag.lowercased(),
                                                 actual: digest)
             }
-        }
-        if rename(incomplete, blob) != 0 {
-            throw HubError.fileSystem(path: blob, detail: "cannot move the download into place: "
-                                      + String(cString: strerror(errno)))
         }
     }
 
@@ -314,30 +369,31 @@ public final class HubClient: Sendable {
         var restart: Bool = false
     }
 
-    /// One GET (with its redirects) appending to `incomplete` from `offset`. Returns the file's total size when the
-    /// response said it. Throws `RetryableDownloadFailure` for failures worth another try, `HubError` otherwise.
+    /// One GET (with its redirects) appending to `incomplete` from `offset`, never past the announced size. Throws
+    /// `RetryableDownloadFailure` for failures worth another try, `HubError` otherwise.
     private func transfer(
-        repo: String, path: String, metadata: FileMetadata, to incomplete: String, offset: Int64, expected: Int64?,
+        repo: String, path: String, metadata: FileMetadata, to incomplete: String, offset: Int64, clock: FileClock,
         progress: Progress?
-    ) throws -> Int64? {
+    ) throws {
         var url = metadata.downloadURL
         var sendAuthorization = metadata.sendAuthorization
         let origin = try resolveURL(repo: repo, revision: metadata.commit, path: path, type: metadata.type)
-        for _ in 0..<10 {
+        for _ in 0...limits.maxRedirects {
             var headers = authorizationHeader(sendAuthorization)
             if offset > 0 { headers["Range"] = "bytes=\(offset)-" }
-            let sink = FileSink(path: incomplete, repoPath: path, offset: offset, expected: expected, progress: progress)
+            let sink = FileSink(path: incomplete, repo: repo, repoPath: path, offset: offset, size: metadata.size,
+                                progress: progress)
             defer { sink.close() }
-            let request = HTTPRequest(url: url, method: "GET", headers: headers, timeout: downloadTimeout)
+            let request = HTTPRequest(url: url, method: "GET", headers: headers, timeout: downloadTimeout,
+                                      deadline: clock.deadline)
             let head: HTTPResponseHead
             let body: Data
             do {
                 (head, body) = try transport.perform(request, sinkFor: { head in try sink.begin(head) })
             } catch {
                 switch error {
-                case .url(let urlError, _, _):
-                    if urlError.code == .cancelled { throw HubError.network(.other, url: url.absoluteString, detail: "cancelled") }
-                    throw RetryableDownloadFailure(detail: describe(urlError))
+                case .failed(_, let detail, _, _):
+                    throw RetryableDownloadFailure(detail: detail)
                 case .sink(let sinkError, _, _):
                     if let mismatch = sinkError as? RangeMismatch {
                         throw RetryableDownloadFailure(detail: mismatch.detail, restart: true)
@@ -346,6 +402,11 @@ public final class HubClient: Sendable {
                     throw HubError.fileSystem(path: incomplete, detail: "\(sinkError)")
                 case .noResponse(let detail):
                     throw RetryableDownloadFailure(detail: detail)
+                case .deadline:
+                    throw HubError.deadlineExceeded(repo: repo, path: path, host: url.host ?? "?",
+                                                    elapsed: clock.elapsed, limit: clock.limit)
+                case .unsupportedScheme(let bad):
+                    throw HubError.unsupportedURL(url: bad.absoluteString, referrer: nil)
                 }
             }
             if head.isRedirect {
@@ -356,7 +417,7 @@ public final class HubClient: Sendable {
             }
             switch head.status {
             case 200, 206:
-                return sink.announcedTotal
+                return
             case 416:
                 throw RetryableDownloadFailure(detail: "the server refused the byte range", restart: true)
             case 500...599, 408, 429:
@@ -370,17 +431,25 @@ public final class HubClient: Sendable {
 
     // MARK: - HTTP helpers
 
-    private func perform(_ request: HTTPRequest) throws -> (HTTPResponseHead, Data) {
+    /// A request whose body stays in memory (metadata, error pages), with failures as `HubError`.
+    private func perform(
+        _ request: HTTPRequest, repo: String, path: String, clock: FileClock
+    ) throws -> (HTTPResponseHead, Data) {
         do {
             return try transport.perform(request)
         } catch {
             switch error {
-            case .url(let urlError, _, _):
-                throw HubError.network(failureKind(urlError), url: request.url.absoluteString, detail: describe(urlError))
+            case .failed(let kind, let detail, _, _):
+                throw HubError.network(kind, url: request.url.absoluteString, detail: detail)
             case .sink(let error, _, _):
                 throw HubError.network(.other, url: request.url.absoluteString, detail: "\(error)")
             case .noResponse(let detail):
                 throw HubError.network(.other, url: request.url.absoluteString, detail: detail)
+            case .deadline:
+                throw HubError.deadlineExceeded(repo: repo, path: path, host: request.url.host ?? "?",
+                                                elapsed: clock.elapsed, limit: clock.limit)
+            case .unsupportedScheme(let url):
+                throw HubError.unsupportedURL(url: url.absoluteString, referrer: nil)
             }
         }
     }
@@ -390,10 +459,15 @@ public final class HubClient: Sendable {
         return ["Authorization": "Bearer \(token)"]
     }
 
+    /// The Location of a redirect, resolved against `url`; only http and https targets are followed.
     private func redirectTarget(_ head: HTTPResponseHead, from url: URL) throws -> URL {
         guard let location = head.header("location"),
               let next = URL(string: location, relativeTo: url)?.absoluteURL else {
             throw HubError.missingMetadata(url: url.absoluteString, detail: "a redirect without a usable Location")
+        }
+        guard isHTTP(next), next.host != nil else {
+            throw HubError.unsupportedURL(url: cleanServerText(next.absoluteString, limit: 500),
+                                          referrer: url.absoluteString)
         }
         return next
     }
@@ -408,6 +482,7 @@ public final class HubClient: Sendable {
            !text.isEmpty, !text.hasPrefix("<") {
             message = text
         }
+        message = message.map { cleanServerText($0, limit: 500) }
         switch code {
         case "RepoNotFound":
             return .repositoryNotFound(repo: repo, hasToken: hasToken)
@@ -441,31 +516,29 @@ private struct RangeMismatch: Error {
 }
 
 /// Writes a GET body to the `.incomplete` file: appends after `offset` on 206, starts over on 200, ignores other
-/// statuses (their body is an error page or a redirect).
-private final class FileSink: BodySink, @unchecked Sendable {
-    private let lock = NSLock()
+/// statuses (their body is an error page or a redirect). Never writes past `size`, the file's announced size: a
+/// response that announces another size, or a body that runs longer, is refused (`HubError`). Used on the thread
+/// that performs the request.
+private final class FileSink: BodySink {
     private let path: String
+    private let repo: String
     private let repoPath: String
     private let offset: Int64
-    private let expected: Int64?
+    private let size: Int64
     private let progress: HubClient.Progress?
     private var handle: FileHandle?
     private var done: Int64 = 0
-    private var total: Int64?
 
-    init(path: String, repoPath: String, offset: Int64, expected: Int64?, progress: HubClient.Progress?) {
+    init(path: String, repo: String, repoPath: String, offset: Int64, size: Int64, progress: HubClient.Progress?) {
         self.path = path
+        self.repo = repo
         self.repoPath = repoPath
         self.offset = offset
-        self.expected = expected
+        self.size = size
         self.progress = progress
     }
 
-    var announcedTotal: Int64? { lock.withLock { total } }
-
     func begin(_ head: HTTPResponseHead) throws -> BodySink? {
-        lock.lock()
-        defer { lock.unlock() }
         let start: Int64
         switch head.status {
         case 206:
@@ -475,11 +548,15 @@ private final class FileSink: BodySink, @unchecked Sendable {
             guard range.start == offset else {
                 throw RangeMismatch(detail: "the server resumed at byte \(range.start) instead of \(offset)")
             }
+            if let total = range.total, total != size {
+                throw HubError.sizeMismatch(repo: repo, path: repoPath, expected: size, actual: total)
+            }
             start = offset
-            total = range.total
         case 200:
+            if let length = parseSize(head.header("content-length")), length != size {
+                throw HubError.sizeMismatch(repo: repo, path: repoPath, expected: size, actual: length)
+            }
             start = 0
-            total = head.header("content-length").flatMap { Int64($0) }
         default:
             return nil
         }
@@ -498,24 +575,23 @@ private final class FileSink: BodySink, @unchecked Sendable {
     }
 
     func write(_ data: Data) throws {
-        let (done, total): (Int64, Int64) = try lock.withLock {
-            guard let handle else { return (self.done, -1) }
-            do {
-                try handle.write(contentsOf: data)
-            } catch {
-                throw HubError.fileSystem(path: path, detail: "cannot write the download (disk full?): \(error)")
-            }
-            self.done += Int64(data.count)
-            return (self.done, expected ?? self.total ?? -1)
+        guard let handle else { return }
+        let (after, overflow) = done.addingReportingOverflow(Int64(data.count))
+        guard !overflow, after <= size else {
+            throw HubError.bodyLongerThanAnnounced(repo: repo, path: repoPath, announced: size)
         }
-        progress?(repoPath, done, total)
+        do {
+            try handle.write(contentsOf: data)
+        } catch {
+            throw HubError.fileSystem(path: path, detail: "cannot write the download (disk full?): \(error)")
+        }
+        done = after
+        progress?(repoPath, done, size)
     }
 
     func close() {
-        lock.withLock {
-            try? handle?.close()
-            handle = nil
-        }
+        try? handle?.close()
+        handle = nil
     }
 }
 
@@ -526,9 +602,26 @@ private func parseContentRange(_ value: String) -> (start: Int64, total: Int64?)
     let spec = trimmed.dropFirst(6)
     let parts = spec.split(separator: "/", maxSplits: 1)
     guard let rangePart = parts.first, let dash = rangePart.firstIndex(of: "-"),
-          let start = Int64(rangePart[..<dash].trimmingCharacters(in: .whitespaces)) else { return nil }
-    let total = parts.count == 2 ? Int64(parts[1].trimmingCharacters(in: .whitespaces)) : nil
+          let start = parseSize(String(rangePart[..<dash])) else { return nil }
+    let total = parts.count == 2 ? parseSize(String(parts[1])) : nil
     return (start, total)
+}
+
+/// A byte count from a header: decimal digits only, within Int64 (nil otherwise, or when absent).
+func parseSize(_ value: String?) -> Int64? {
+    guard let text = value?.trimmingCharacters(in: .whitespaces), !text.isEmpty, text.utf8.count <= 19,
+          text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+    return Int64(text)
+}
+
+/// Text from a server, fit for a message: control characters (terminal escapes included) become spaces, and
+/// at most `limit` characters are kept.
+func cleanServerText(_ text: String, limit: Int) -> String {
+    let scalars = text.unicodeScalars.map { scalar -> Character in
+        scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format ? " " : Character(scalar)
+    }
+    let cleaned = String(scalars)
+    return cleaned.count <= limit ? cleaned : String(cleaned.prefix(limit - 1)) + "…"
 }
 
 // MARK: - Small helpers
@@ -539,6 +632,14 @@ extension HubError {
     var allowsCacheFallback: Bool {
         switch self {
         case .network, .httpStatus, .missingMetadata, .tooManyRedirects: return true
+        default: return false
+        }
+    }
+
+    /// Failures after which the `.incomplete` file is kept for the next run to resume: what arrived is good so far.
+    var keepsPartialDownload: Bool {
+        switch self {
+        case .downloadInterrupted, .deadlineExceeded: return true
         default: return false
         }
     }
@@ -561,23 +662,6 @@ extension HubError {
             return description
         }
     }
-}
-
-private func failureKind(_ error: URLError) -> HubError.NetworkFailure {
-    switch error.code {
-    case .cannotFindHost, .dnsLookupFailed: return .dns
-    case .timedOut: return .timeout
-    case .cannotConnectToHost, .networkConnectionLost, .notConnectedToInternet, .resourceUnavailable,
-         .badServerResponse, .zeroByteResource: return .connection
-    case .secureConnectionFailed, .serverCertificateHasBadDate, .serverCertificateUntrusted,
-         .serverCertificateHasUnknownRoot, .serverCertificateNotYetValid, .clientCertificateRejected,
-         .clientCertificateRequired: return .tls
-    default: return .other
-    }
-}
-
-private func describe(_ error: URLError) -> String {
-    "URLError \(error.code.rawValue): \(error.localizedDescription)"
 }
 
 /// Same scheme, host and port: the only case where credentials follow a redirect.
@@ -625,6 +709,19 @@ func validateRepoID(_ repo: String) throws {
                 && wordChars.contains(last)
         }
     if !ok { throw HubError.invalidRepoID(repo) }
+}
+
+/// A revision as the Hub names them (`HubError.revisionRule`): a 40-hex commit hash, or a branch or tag name under
+/// git's ref-name rules restricted to the characters the Hub uses; `/` separates components (`refs/pr/1`). The
+/// revision becomes a path under `refs/`, so nothing that could climb out or hide passes.
+func validateRevision(_ revision: String) throws {
+    let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.+=/")
+    let components = revision.split(separator: "/", omittingEmptySubsequences: false)
+    let ok = !revision.isEmpty && revision.utf8.count <= 255
+        && revision.unicodeScalars.allSatisfy { allowed.contains($0) }
+        && !revision.contains("..")
+        && components.allSatisfy { !$0.isEmpty && !$0.hasPrefix(".") && !$0.hasSuffix(".lock") && !$0.hasSuffix(".") }
+    if !ok { throw HubError.invalidRevision(revision) }
 }
 
 /// A relative path inside a repository, without `.`/`..` components or empty ones.

@@ -20,6 +20,8 @@ public enum HubError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidRepoID(String)
     /// A file path in a repository is empty, absolute or contains `..`.
     case invalidPath(String)
+    /// A revision the Hub would never name (see `revisionRule`); refused before any request or write.
+    case invalidRevision(String)
     /// A `--model`-style argument is neither an existing directory nor a repository id.
     case invalidModelLocation(argument: String, detail: String)
     /// The files are not in the cache and no request may be made: offline mode is on
@@ -43,8 +45,19 @@ public enum HubError: Error, CustomStringConvertible, Sendable, Equatable {
     case downloadInterrupted(repo: String, path: String, bytesDone: Int64, bytesTotal: Int64?, detail: String)
     /// The server answered without the headers the Hub always sends (commit, etag).
     case missingMetadata(url: String, detail: String)
-    /// More than the allowed number of redirects.
+    /// More than the allowed number of redirects (`HubDownloadLimits.maxRedirects`).
     case tooManyRedirects(url: String)
+    /// A URL that is not http or https: a redirect from `referrer`, or the endpoint itself (`referrer == nil`).
+    /// Refused at once, never retried.
+    case unsupportedURL(url: String, referrer: String?)
+    /// The file's announced size exceeds the limit for its kind (`HubDownloadLimits.jsonFileLimit`); nothing was
+    /// downloaded.
+    case fileTooLarge(repo: String, path: String, size: Int64, limit: Int64)
+    /// The server sent more bytes than it announced; reading stopped there and the download was discarded.
+    case bodyLongerThanAnnounced(repo: String, path: String, announced: Int64)
+    /// The file's time budget (`HubDownloadLimits.deadline(forSize:)`) ran out; what arrived is kept for the
+    /// next run to resume.
+    case deadlineExceeded(repo: String, path: String, host: String, elapsed: TimeInterval, limit: TimeInterval)
     /// The downloaded file does not have the size the Hub announced; it was discarded.
     case sizeMismatch(repo: String, path: String, expected: Int64, actual: Int64)
     /// The downloaded file's sha256 differs from the etag the Hub announced; it was discarded.
@@ -61,6 +74,8 @@ public enum HubError: Error, CustomStringConvertible, Sendable, Equatable {
             return "No file of the repository was asked for (an empty path or an empty list)."
         case .invalidPath(let path):
             return "'\(path)' is not a valid file path inside a repository (it must be relative, without '..')."
+        case .invalidRevision(let revision):
+            return "'\(revision.debugDescription.dropFirst().dropLast())' is not a valid revision: \(HubError.revisionRule)"
         case .invalidModelLocation(let argument, let detail):
             return "'\(argument)' is neither a model directory nor a Hugging Face repository id (org/name[@revision]): \(detail)"
         case .notCached(let repo, let revision, let missing, let cacheRoot, let networkError):
@@ -119,6 +134,22 @@ public enum HubError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "Check HF_ENDPOINT or any proxy in between."
         case .tooManyRedirects(let url):
             return "Too many redirects while fetching \(url)."
+        case .unsupportedURL(let url, let referrer?):
+            return "The server at \(referrer) redirected to \(url), which is not an http or https URL; refusing to "
+                + "follow it (not retried). Check HF_ENDPOINT or any proxy in between."
+        case .unsupportedURL(let url, nil):
+            return "\(url) is not an http or https URL; set HF_ENDPOINT to the Hub's address (e.g. "
+                + "\(HubEnvironment.defaultEndpoint))."
+        case .fileTooLarge(let repo, let path, let size, let limit):
+            return "\(path) in \(repo) is announced at \(size) bytes, more than the \(limit) bytes allowed for a "
+                + ".json metadata file; it was not downloaded. Check the repository (or HF_ENDPOINT)."
+        case .bodyLongerThanAnnounced(let repo, let path, let announced):
+            return "The server sent more than the \(announced) bytes it announced for \(path) from \(repo); reading "
+                + "stopped there and the download was discarded. Check HF_ENDPOINT or any proxy in between."
+        case .deadlineExceeded(let repo, let path, let host, let elapsed, let limit):
+            return "The download of \(path) from \(repo) (host \(host)) did not finish within its "
+                + "\(formatSeconds(limit)) (stopped after \(formatSeconds(elapsed))); the link is too slow or the server "
+                + "stalls. What arrived is kept: run again to resume it, or set HF_HUB_OFFLINE=1 to use the cache only."
         case .sizeMismatch(let repo, let path, let expected, let actual):
             return "The download of \(path) from \(repo) has \(actual) bytes instead of the announced \(expected); "
                 + "it was discarded. Try again."
@@ -129,4 +160,18 @@ public enum HubError: Error, CustomStringConvertible, Sendable, Equatable {
             return "Hugging Face cache error at \(path): \(detail)"
         }
     }
+}
+
+extension HubError {
+    /// What a revision may be, for messages: the rule `validateRevision` applies.
+    public static let revisionRule = "a branch or tag name (letters, digits and '-', '_', '.', '+', '=', '/'; "
+        + "at most 255 characters; no empty component, no component starting with '.' or ending with '.lock', no '..') "
+        + "or a 40-hex commit hash."
+}
+
+/// `12.3 s` or `10 min 5 s`.
+private func formatSeconds(_ seconds: TimeInterval) -> String {
+    if seconds < 60 { return String(format: "%.1f s", seconds) }
+    let whole = Int(seconds.rounded())
+    return "\(whole / 60) min \(whole % 60) s"
 }

@@ -40,5 +40,11 @@ public func resolveModelLocation(
         throw HubError.invalidModelLocation(argument: argument, detail: "no such directory, and not of the form "
             + "org/name[@revision].")
     }
+    do {
+        try validateRevision(revision)
+    } catch {
+        throw HubError.invalidModelLocation(argument: argument, detail: "no such directory, and the revision after "
+            + "'@' is not \(HubError.revisionRule)")
+    }
     return try client.snapshot(repo: repo, revision: revision, files: files, progress: progress)
 }

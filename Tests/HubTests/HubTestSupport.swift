@@ -49,12 +49,12 @@ func temporaryDirectory(_ test: XCTestCase) throws -> String {
 /// A client for the loopback server that never looks at the real environment (no HF_* variables, no real home).
 func makeClient(
     server: LoopbackHubServer?, cacheRoot: String, token: String? = "", offline: Bool = false, maxRetries: Int = 3,
-    timeout: TimeInterval = 5, port: UInt16? = nil
+    timeout: TimeInterval = 5, port: UInt16? = nil, limits: HubDownloadLimits = HubDownloadLimits()
 ) -> HubClient {
     let endpoint = server?.baseURL ?? "http://127.0.0.1:\(port ?? 9)"
     return HubClient(endpoint: endpoint, token: token, offline: offline, cache: HubCache(root: cacheRoot),
                      metadataTimeout: timeout, downloadTimeout: timeout, maxRetries: maxRetries, retryDelay: 0.02,
-                     environment: ["HOME": cacheRoot + "/home"])
+                     limits: limits, environment: ["HOME": cacheRoot + "/home"])
 }
 
 func startServer(_ test: XCTestCase, with repo: FixtureRepo) throws -> LoopbackHubServer {
