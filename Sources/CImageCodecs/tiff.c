@@ -161,7 +161,10 @@ static int known_compression(int32_t compression) {
 // goes to out->message. `stored_samples` is SamplesPerPixel as stored.
 static int refused_layout(cic_tiff_image *out, int stored_samples) {
     const int separate = out->planar == PLANARCONFIG_SEPARATE;
-    if (!known_compression(out->compression)) {
+    if (stored_samples > 6) {
+        // Pillow refuses more samples than any of its modes has (a guard against absurd values).
+        cic_set_message(out->message, "%d samples per pixel", stored_samples);
+    } else if (!known_compression(out->compression)) {
         cic_set_message(out->message, "unknown compression scheme %d", out->compression);
     } else if (out->compression == COMPRESSION_WEBP && separate && stored_samples > 1) {
         // libtiff's WebP codec needs contiguous samples; it would decode such planes as garbage.
