@@ -109,6 +109,23 @@ int cic_gif_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_gif
                 if (DGifGetExtensionNext(gif, &block) == GIF_ERROR) return gif_failure(gif, &reader, out, gif->Error);
             }
         } else if (record == IMAGE_DESC_RECORD_TYPE) {
+            // The frame rectangle is read from the raw descriptor and the canvas size checked before giflib
+            // reads any further, as Pillow checks it before reading the frame's data.
+            if (reader.size - reader.position >= 8) {
+                const uint8_t *d = data + reader.position;
+                out->left = d[0] | d[1] << 8;
+                out->top = d[2] | d[3] << 8;
+                out->width = d[4] | d[5] << 8;
+                out->height = d[6] | d[7] << 8;
+                int64_t canvas_width = (int64_t)out->left + out->width;
+                int64_t canvas_height = (int64_t)out->top + out->height;
+                if (canvas_width < gif->SWidth) canvas_width = gif->SWidth;
+                if (canvas_height < gif->SHeight) canvas_height = gif->SHeight;
+                if (cic_too_large(canvas_width, canvas_height, max_pixels)) {
+                    DGifCloseFile(gif, NULL);
+                    return CIC_TOO_LARGE;
+                }
+            }
             if (DGifGetImageDesc(gif) == GIF_ERROR) return gif_failure(gif, &reader, out, gif->Error);
             const GifImageDesc *desc = &gif->Image;
             out->left = desc->Left;
@@ -117,14 +134,6 @@ int cic_gif_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_gif
             out->height = desc->Height;
             out->interlaced = desc->Interlace ? 1 : 0;
             out->local_count = copy_color_map(desc->ColorMap, out->local_palette);
-            int64_t canvas_width = (int64_t)desc->Left + desc->Width;
-            int64_t canvas_height = (int64_t)desc->Top + desc->Height;
-            if (canvas_width < gif->SWidth) canvas_width = gif->SWidth;
-            if (canvas_height < gif->SHeight) canvas_height = gif->SHeight;
-            if (cic_too_large(canvas_width, canvas_height, max_pixels)) {
-                DGifCloseFile(gif, NULL);
-                return CIC_TOO_LARGE;
-            }
             // giflib has read the LZW code size: the reader now stands at the first data sub-block.
             reader.pad_with_zeros = blocks_end_unterminated(data, size, reader.position);
             out->pixels = cic_alloc((int64_t)desc->Width * desc->Height, 1);

@@ -4,8 +4,10 @@
 //
 // Leniency follows Pillow: no width/height cap besides max_pixels; CRCs are checked for the
 // chunks before the first IDAT only; once every row is decoded, whatever follows (IDAT CRC,
-// zlib checksum, missing IEND) cannot fail the image. Data ending before the last row is
-// reported as truncated.
+// zlib checksum, missing IEND) cannot fail the image, except a chunk after the one that completed
+// the image whose data the file cuts short (Pillow reads those chunks, up to IEND, and calls such a
+// file truncated). Data ending before the last row is reported as truncated. Text chunks are not
+// read at all (Pillow's limits on their decompressed size guard metadata we never use).
 #include "codecs.h"
 #include "shim_internal.h"
 
@@ -23,6 +25,7 @@ typedef struct {
     char *message;
     uint32_t rows_expected;  // rows libpng processes in all (per pass for Adam7)
     uint32_t rows_seen;      // rows processed so far; all rows are in the image once equal
+    size_t image_end;        // input position when the last row was processed
 } cic_png_reader;
 
 static void png_read_from_memory(png_structp png, png_bytep destination, size_t count) {
@@ -57,7 +60,46 @@ static void png_count_row(png_structp png, png_row_infop row_info, png_bytep dat
     (void)row_info;
     (void)data;
     cic_png_reader *reader = (cic_png_reader *)png_get_io_ptr(png);
-    reader->rows_seen++;
+    if (++reader->rows_seen == reader->rows_expected) reader->image_end = reader->position;
+}
+
+static int is_chunk_name(const uint8_t *type) {
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = type[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return 0;
+    }
+    return 1;
+}
+
+// Whether the file cuts short the data of a chunk that Pillow reads after the image: it skips the
+// rest of the chunk holding the last byte the image needed (`image_end` - 1), then reads every chunk
+// up to IEND (or an APNG fcTL), stopping quietly where no complete chunk header or no valid chunk
+// name follows.
+static int trailing_chunk_cut(const uint8_t *data, size_t size, size_t image_end) {
+    size_t position = 8;
+    while (position <= size && size - position >= 8) {
+        uint64_t end = (uint64_t)position + 8 + read_be32(data + position);
+        position = end + 4 > size ? size : (size_t)end + 4;
+        if (end >= image_end) break;
+    }
+    while (position <= size && size - position >= 8) {
+        const uint8_t *type = data + position + 4;
+        if (!is_chunk_name(type) || memcmp(type, "IEND", 4) == 0 || memcmp(type, "fcTL", 4) == 0) return 0;
+        uint32_t length = read_be32(data + position);
+        if (length > size - position - 8) return 1;
+        position += 12 + (size_t)length;
+    }
+    return 0;
+}
+
+// The status of a read whose every row was delivered.
+static int image_complete(const cic_png_reader *reader, char *message) {
+    if (trailing_chunk_cut(reader->data, reader->size, reader->image_end)) {
+        cic_set_message(message, "a chunk after the image data is cut short");
+        return CIC_TRUNCATED;
+    }
+    message[0] = 0;
+    return CIC_OK;
 }
 
 // Rows libpng hands over in total: `height`, or the rows of each non-empty Adam7 pass.
@@ -122,7 +164,7 @@ int cic_png_open(const uint8_t *data, size_t size, int64_t max_pixels, cic_png_i
 
     cic_png_decoder *decoder = calloc(1, sizeof(cic_png_decoder));
     if (!decoder) return CIC_NO_MEMORY;
-    decoder->reader = (cic_png_reader){data, size, 0, 0, out->message, 0, 0};
+    decoder->reader = (cic_png_reader){data, size, 0, 0, out->message, 0, 0, 0};
     decoder->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &decoder->reader, png_fail, png_quiet);
     if (decoder->png) decoder->info = png_create_info_struct(decoder->png);
     if (!decoder->png || !decoder->info) {
@@ -137,6 +179,8 @@ int cic_png_open(const uint8_t *data, size_t size, int64_t max_pixels, cic_png_i
         return status;
     }
     png_set_read_fn(png, &decoder->reader, png_read_from_memory);
+    static const png_byte text_chunks[] = "tEXt\0zTXt\0iTXt";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, text_chunks, 3);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
     png_set_benign_errors(png, 1);
     png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
@@ -189,12 +233,11 @@ int cic_png_read(cic_png_decoder *decoder, uint8_t *pixels, size_t row_stride, c
         free(rows);
         if (reader->rows_expected > 0 && reader->rows_seen >= reader->rows_expected) {
             // Every row was delivered; the error came from what follows the image data.
-            out->message[0] = 0;
-            return CIC_OK;
+            return image_complete(reader, out->message);
         }
         return reader->ran_out ? CIC_TRUNCATED : CIC_CORRUPT;
     }
     png_read_image(decoder->png, rows);
     free(rows);
-    return CIC_OK;
+    return image_complete(reader, out->message);
 }

@@ -1,6 +1,8 @@
 // TIFF through libtiff: the first directory's tags and its samples as libtiff decodes them
-// (strips or tiles, any codec libtiff was built with, FillOrder already applied, 16-bit samples
-// in native byte order). Separate planes are interleaved. Like Pillow's libtiff decoder,
+// (strips or tiles, any codec libtiff was built with that Pillow knows by name, FillOrder already
+// applied, 16- and 32-bit samples in native byte order), read in the order and through the reused
+// buffer of Pillow's decoder. Separate planes are interleaved (uncompressed 16-bit ones the odd way
+// Pillow's own decoder reads them, see read_blocks). Like Pillow's libtiff decoder,
 // YCbCr data is converted by libtiff: through libjpeg (JPEGCOLORMODE_RGB) for new-style JPEG
 // with contiguous planes, through TIFFRGBAImage otherwise. Everything else (modes, palettes,
 // inversions, orientation) is interpreted in Swift.
@@ -145,6 +147,42 @@ static int stored_photometric(const uint8_t *data, size_t size) {
     return -1;
 }
 
+// Whether Pillow's TiffImagePlugin knows the compression scheme (it refuses a file with any other,
+// even one libtiff could decode, such as LERC or JBIG).
+static int known_compression(int32_t compression) {
+    static const int32_t known[] = {1, 2, 3, 4, 5, 6, 7, 8, 32771, 32773, 32809, 32946, 34676, 34677, 34925, 50000, 50001};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (known[i] == compression) return 1;
+    }
+    return 0;
+}
+
+// Whether the layout is one to refuse before decoding (Pillow refuses each of them too); the reason
+// goes to out->message. `stored_samples` is SamplesPerPixel as stored.
+static int refused_layout(cic_tiff_image *out, int stored_samples) {
+    const int separate = out->planar == PLANARCONFIG_SEPARATE;
+    if (stored_samples > 6) {
+        // Pillow refuses more samples than any of its modes has (a guard against absurd values).
+        cic_set_message(out->message, "%d samples per pixel", stored_samples);
+    } else if (!known_compression(out->compression)) {
+        cic_set_message(out->message, "unknown compression scheme %d", out->compression);
+    } else if (out->compression == COMPRESSION_WEBP && separate && stored_samples > 1) {
+        // libtiff's WebP codec needs contiguous samples; it would decode such planes as garbage.
+        cic_set_message(out->message, "WebP compression of separate planes");
+    } else if (out->samples_per_pixel == 0) {
+        cic_set_message(out->message, "no samples besides %d unspecified extra samples", stored_samples);
+    } else if (separate && out->samples_per_pixel > 4) {
+        // Pillow's libtiff decoder reads one plane per band of its mode, at most four: beyond that its
+        // unpacker sizes no longer match libtiff's and it refuses the file.
+        cic_set_message(out->message, "%d separate planes", out->samples_per_pixel);
+    } else if (separate && out->samples_per_pixel > 1 && out->bits_per_sample != 8 && out->bits_per_sample != 16) {
+        cic_set_message(out->message, "separate planes of %d-bit samples", out->bits_per_sample);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 // Whether some strip or tile extends past the end of the data.
 static int striles_truncated(TIFF *tiff, toff_t size) {
     uint32_t count = TIFFIsTiled(tiff) ? TIFFNumberOfTiles(tiff) : TIFFNumberOfStrips(tiff);
@@ -155,46 +193,111 @@ static int striles_truncated(TIFF *tiff, toff_t size) {
     return 0;
 }
 
-// Reads one plane (or all samples, when contiguous) into `plane`: height rows of `row_bytes`.
-static int read_plane(TIFF *tiff, uint16_t plane_index, uint32_t width, uint32_t height, size_t row_bytes,
-                      uint8_t *plane) {
-    if (TIFFIsTiled(tiff)) {
-        uint32_t tile_width = 0, tile_height = 0;
-        TIFFGetField(tiff, TIFFTAG_TILEWIDTH, &tile_width);
-        TIFFGetField(tiff, TIFFTAG_TILELENGTH, &tile_height);
-        tmsize_t tile_bytes = TIFFTileSize(tiff), tile_row_bytes = TIFFTileRowSize(tiff);
-        if (tile_width == 0 || tile_height == 0 || tile_bytes <= 0 || tile_row_bytes <= 0) return 0;
-        uint8_t *tile = cic_alloc(tile_bytes, 1);
-        if (!tile) return 0;
-        // Bits per pixel of this plane, from the row sizes (tile widths are multiples of 16).
-        const uint64_t row_bits = (uint64_t)tile_row_bytes * 8 / tile_width;
-        for (uint32_t y = 0; y < height; y += tile_height) {
-            for (uint32_t x = 0; x < width; x += tile_width) {
-                if (TIFFReadTile(tiff, tile, x, y, 0, plane_index) < 0) {
-                    free(tile);
+// Copies `bits` bits from `source` (from its first bit) to `destination` starting at bit `offset`,
+// most significant bit first; whole bytes when `offset` is a multiple of 8.
+static void copy_bits(uint8_t *destination, uint64_t offset, const uint8_t *source, uint64_t bits) {
+    if (offset % 8 == 0) {
+        memcpy(destination + offset / 8, source, (size_t)(bits / 8));
+        if (bits % 8) {
+            uint8_t mask = (uint8_t)(0xFF << (8 - bits % 8));
+            uint8_t *last = destination + offset / 8 + bits / 8;
+            *last = (uint8_t)((*last & ~mask) | (source[bits / 8] & mask));
+        }
+        return;
+    }
+    for (uint64_t i = 0; i < bits; i++) {
+        uint64_t to = offset + i;
+        uint8_t bit = (uint8_t)((source[i / 8] >> (7 - i % 8)) & 1);
+        uint8_t mask = (uint8_t)(0x80 >> (to % 8));
+        destination[to / 8] = bit ? (uint8_t)(destination[to / 8] | mask) : (uint8_t)(destination[to / 8] & ~mask);
+    }
+}
+
+// Where the decoded rows go: `pixels`, rows of `row_bytes`; with separate planes, sample `plane` of
+// each of the `samples` interleaved `sample_bytes`-byte samples, otherwise the row's bits as decoded.
+// `byte_planes`: Pillow's reading of uncompressed 16-bit planes (see read_blocks), with `swap` when
+// libtiff's native byte order is not the file's.
+typedef struct {
+    uint8_t *pixels;
+    size_t row_bytes;
+    int separate, samples, sample_bytes;
+    uint32_t bits_per_pixel;  // of one decoded row (one plane when separate)
+    int byte_planes, swap;
+} cic_tiff_target;
+
+// Puts `columns` pixels of one decoded row (`source`) at column `x` of row `y`, sample `plane`.
+static void put_row(const cic_tiff_target *target, uint32_t y, uint32_t x, uint32_t columns, uint16_t plane,
+                    const uint8_t *source) {
+    uint8_t *row = target->pixels + (size_t)y * target->row_bytes;
+    if (!target->separate) {
+        copy_bits(row, (uint64_t)x * target->bits_per_pixel, source, (uint64_t)columns * target->bits_per_pixel);
+        return;
+    }
+    const size_t step = (size_t)target->samples * (size_t)target->sample_bytes;
+    uint8_t *destination = row + (size_t)x * step + (size_t)plane * (size_t)target->sample_bytes;
+    for (uint32_t i = 0; i < columns; i++) {
+        memcpy(destination + (size_t)i * step, source + (size_t)i * (size_t)target->sample_bytes,
+               (size_t)target->sample_bytes);
+    }
+}
+
+// Decodes every strip or tile of the first `planes` planes, in Pillow's order (strip or tile rows
+// outermost, then planes, then tiles across) through one buffer that starts zeroed and is reused: a
+// codec that stops early without an error (CCITT fax does) leaves the previous block's bytes in place,
+// exactly as in Pillow's decoder.
+//
+// Pillow reads uncompressed separate planes with its own decoder, one plane per letter of its rawmode
+// ("RGB;16L" gives "R", "G", "B"): 16-bit planes are then read as 8-bit ones, from the file's bytes.
+// A block's row r is taken `width` bytes (the tile width, or the image width for strips) after row
+// r - 1, or a whole 16-bit row after it for tiles reaching past the right edge; its first bytes are
+// the samples. `byte_planes` reproduces that, byte for byte.
+static int read_blocks(TIFF *tiff, const cic_tiff_target *target, uint32_t width, uint32_t height, int planes,
+                       char *message) {
+    const int tiled = TIFFIsTiled(tiff);
+    uint32_t block_width = width, block_height = 0;
+    tmsize_t block_bytes, block_row_bytes;
+    if (tiled) {
+        TIFFGetField(tiff, TIFFTAG_TILEWIDTH, &block_width);
+        TIFFGetField(tiff, TIFFTAG_TILELENGTH, &block_height);
+        block_bytes = TIFFTileSize(tiff);
+        block_row_bytes = TIFFTileRowSize(tiff);
+    } else {
+        TIFFGetFieldDefaulted(tiff, TIFFTAG_ROWSPERSTRIP, &block_height);
+        if (block_height == 0 || block_height > height) block_height = height;
+        block_bytes = TIFFStripSize(tiff);
+        block_row_bytes = TIFFScanlineSize(tiff);
+    }
+    if (block_width == 0 || block_height == 0 || block_bytes <= 0 || block_row_bytes <= 0 ||
+        (uint64_t)block_row_bytes * 8 < (uint64_t)block_width * target->bits_per_pixel ||
+        (uint64_t)block_row_bytes * block_height > (uint64_t)block_bytes) {
+        cic_set_message(message, "strip or tile sizes that do not fit the samples");
+        return 0;
+    }
+    uint8_t *block = calloc((size_t)block_bytes, 1);
+    if (!block) return 0;
+    for (uint32_t y = 0; y < height; y += block_height) {
+        uint32_t rows = height - y < block_height ? height - y : block_height;
+        for (uint16_t plane = 0; plane < planes; plane++) {
+            for (uint32_t x = 0; x < width; x += block_width) {
+                tmsize_t got = tiled ? TIFFReadTile(tiff, block, x, y, 0, plane)
+                                     : TIFFReadEncodedStrip(tiff, TIFFComputeStrip(tiff, y, plane), block, block_bytes);
+                if (got < 0) {
+                    free(block);
                     return 0;
                 }
-                uint32_t rows = height - y < tile_height ? height - y : tile_height;
-                uint32_t columns = width - x < tile_width ? width - x : tile_width;
-                size_t start = (size_t)((uint64_t)x * row_bits / 8);
-                size_t bytes = (size_t)(((uint64_t)columns * row_bits + 7) / 8);
-                if (start + bytes > row_bytes) bytes = row_bytes - start;
+                uint32_t columns = width - x < block_width ? width - x : block_width;
+                size_t row_step = (size_t)block_row_bytes;
+                if (target->byte_planes) {
+                    if (target->swap) TIFFSwabArrayOfShort((uint16_t *)block, block_bytes / 2);
+                    row_step = x + block_width > width ? 2 * (size_t)block_width : block_width;
+                }
                 for (uint32_t r = 0; r < rows; r++) {
-                    memcpy(plane + (size_t)(y + r) * row_bytes + start, tile + (size_t)r * (size_t)tile_row_bytes, bytes);
+                    put_row(target, y + r, x, columns, plane, block + (size_t)r * row_step);
                 }
             }
         }
-        free(tile);
-        return 1;
     }
-    uint32_t rows_per_strip = 0;
-    TIFFGetFieldDefaulted(tiff, TIFFTAG_ROWSPERSTRIP, &rows_per_strip);
-    if (rows_per_strip == 0 || rows_per_strip > height) rows_per_strip = height;
-    for (uint32_t y = 0; y < height; y += rows_per_strip) {
-        uint32_t rows = height - y < rows_per_strip ? height - y : rows_per_strip;
-        tstrip_t strip = TIFFComputeStrip(tiff, y, plane_index);
-        if (TIFFReadEncodedStrip(tiff, strip, plane + (size_t)y * row_bytes, (tmsize_t)(rows * row_bytes)) < 0) return 0;
-    }
+    free(block);
     return 1;
 }
 
@@ -203,37 +306,24 @@ static int read_samples(TIFF *tiff, cic_tiff_image *out) {
     const int separate = out->planar == PLANARCONFIG_SEPARATE && out->samples_per_pixel > 1;
     tmsize_t scanline = TIFFScanlineSize(tiff);
     if (scanline <= 0) return 0;
-    if (!separate) {
-        out->row_bytes = (size_t)scanline;
-        out->pixels = cic_alloc(height, scanline);
-        if (!out->pixels) return 0;
-        return read_plane(tiff, 0, width, height, (size_t)scanline, out->pixels);
-    }
-    const int bytes_per_sample = out->bits_per_sample / 8;
-    const int samples = out->samples_per_pixel;
-    out->row_bytes = (size_t)width * (size_t)samples * (size_t)bytes_per_sample;
-    out->pixels = cic_alloc(height, (int64_t)out->row_bytes);
-    uint8_t *plane = cic_alloc(height, scanline);
-    if (!out->pixels || !plane) {
-        free(plane);
+    // Bits of one pixel in a decoded row: one sample of a plane, or every sample (RGB for YCbCr JPEG).
+    uint32_t bits = (uint32_t)out->bits_per_sample;
+    if (out->layout == CIC_TIFF_RGB8) bits = 24;
+    else if (out->layout == CIC_TIFF_BYTE_PLANES) bits = 8;
+    else if (out->planar != PLANARCONFIG_SEPARATE) bits *= (uint32_t)out->samples_per_pixel;
+    cic_tiff_target target = {NULL, (size_t)scanline, separate, out->samples_per_pixel, (int)bits / 8, bits,
+                              out->layout == CIC_TIFF_BYTE_PLANES, TIFFIsByteSwapped(tiff)};
+    if (separate) target.row_bytes = (size_t)width * (size_t)target.samples * (size_t)target.sample_bytes;
+    if ((uint64_t)target.row_bytes * 8 < (uint64_t)width * (separate ? bits * (uint32_t)target.samples : bits)) {
+        cic_set_message(out->message, "rows shorter than their samples");
         return 0;
     }
-    for (int s = 0; s < samples; s++) {
-        if (!read_plane(tiff, (uint16_t)s, width, height, (size_t)scanline, plane)) {
-            free(plane);
-            return 0;
-        }
-        for (uint32_t y = 0; y < height; y++) {
-            const uint8_t *source = plane + (size_t)y * (size_t)scanline;
-            uint8_t *destination = out->pixels + (size_t)y * out->row_bytes + (size_t)s * bytes_per_sample;
-            for (uint32_t x = 0; x < width; x++) {
-                memcpy(destination + (size_t)x * samples * bytes_per_sample, source + (size_t)x * bytes_per_sample,
-                       (size_t)bytes_per_sample);
-            }
-        }
-    }
-    free(plane);
-    return 1;
+    out->row_bytes = target.row_bytes;
+    out->pixels = cic_alloc(height, (int64_t)target.row_bytes);
+    if (!out->pixels) return 0;
+    memset(out->pixels, 0, (size_t)height * target.row_bytes);  // row padding bits
+    target.pixels = out->pixels;
+    return read_blocks(tiff, &target, width, height, separate ? out->samples_per_pixel : 1, out->message);
 }
 
 static int read_rgba(TIFF *tiff, cic_tiff_image *out) {
@@ -301,11 +391,21 @@ int cic_tiff_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_ti
     out->planar = planar;
     out->bits_per_sample = bits;
     out->samples_per_pixel = samples;
+    out->stored_samples = samples;
     out->sample_format = format;
     out->fill_order = fill;
     out->orientation = orientation;
+    if (!extra) extra_count = 0;
+    // Separate planes: trailing unspecified extra samples are not part of the image (Pillow leaves them
+    // out of its mode key and never reads their planes, which may even be empty).
+    int unspecified_extras = planar == PLANARCONFIG_SEPARATE && extra_count > 0;
+    for (int i = 0; i < extra_count && unspecified_extras; i++) unspecified_extras = extra[i] == EXTRASAMPLE_UNSPECIFIED;
+    if (unspecified_extras) {
+        out->samples_per_pixel = samples > extra_count ? samples - extra_count : 0;
+        extra_count = 0;
+    }
     out->extra_count = extra_count > 8 ? 8 : extra_count;
-    for (int i = 0; i < out->extra_count && extra; i++) out->extra_samples[i] = extra[i];
+    for (int i = 0; i < out->extra_count; i++) out->extra_samples[i] = extra[i];
     if (photometric == PHOTOMETRIC_PALETTE && bits <= 8) {
         uint16_t *red = NULL, *green = NULL, *blue = NULL;
         if (TIFFGetField(tiff, TIFFTAG_COLORMAP, &red, &green, &blue) && red && green && blue) {
@@ -332,8 +432,7 @@ int cic_tiff_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_ti
         TIFFClose(tiff);
         return CIC_CORRUPT;
     }
-    if (planar == PLANARCONFIG_SEPARATE && samples > 1 && bits != 8 && bits != 16) {
-        cic_set_message(out->message, "separate planes of %d-bit samples", bits);
+    if (refused_layout(out, samples)) {
         TIFFClose(tiff);
         return CIC_UNSUPPORTED;
     }
@@ -346,7 +445,9 @@ int cic_tiff_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_ti
     } else if (photometric == PHOTOMETRIC_YCBCR) {
         ok = read_rgba(tiff, out);
     } else {
-        out->layout = CIC_TIFF_SAMPLES;
+        int byte_planes = compression == COMPRESSION_NONE && planar == PLANARCONFIG_SEPARATE && bits == 16 &&
+                          out->samples_per_pixel > 1;
+        out->layout = byte_planes ? CIC_TIFF_BYTE_PLANES : CIC_TIFF_SAMPLES;
         ok = read_samples(tiff, out);
     }
     int status = CIC_OK;

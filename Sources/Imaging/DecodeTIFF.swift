@@ -4,12 +4,16 @@
 // convert("RGB") does. Pillow applies the Orientation tag when it loads a TIFF, so we do too.
 //
 // Handled (anything else is `unsupported`, as Pillow reports "unknown pixel mode"):
-//   WhiteIsZero/BlackIsZero 1/2/4/8-bit ("1;I", "L;2I", ... inverted for WhiteIsZero), 16-bit
-//   ("I;16"/"I;16B", RGB = min(value, 255); signed -> "I", clipped to 0...255), grey + extra
+//   WhiteIsZero/BlackIsZero 1/2/4/8-bit ("1;I", "L;2I", ... inverted for WhiteIsZero), 12-bit
+//   ("I;12" little-endian only) and 16-bit ("I;16"/"I;16B"), RGB = min(value, 255); signed 16-bit
+//   and 32-bit -> "I", clipped to 0...255; 32-bit float -> "F", truncated into 0...255; grey + extra
 //   sample (L with X or A; associated "La" cannot be converted by Pillow either), RGB 8/16-bit
 //   with X/A/associated-alpha extras ("RGBa" is un-premultiplied like Pillow's unpackRGBa),
 //   palette 1/2/4/8-bit (colormap values >> 8, entries past the map black) with an optional
 //   extra sample, CMYK 8/16-bit (not inverted), YCbCr through libtiff/libjpeg.
+// Pillow's quirks are kept: uncompressed separate planes only as RGB, RGBA or CMYK (16-bit ones
+// read a byte per sample, see tiff.c), FillOrder 2 only where Pillow has a bit-reversed mode, and
+// big-endian signed or float samples of compressed files byte-swapped a second time.
 
 import CImageCodecs
 
@@ -43,29 +47,62 @@ func decodeTIFF(_ input: DecoderInput) throws(ImageError) -> RGBImage {
 private func convertTIFFSamples(_ tiff: cic_tiff_image, pixels: UnsafePointer<UInt8>,
                                 input: DecoderInput) throws(ImageError) -> RGBImage {
     let width = Int(tiff.width), height = Int(tiff.height), rowBytes = Int(tiff.row_bytes)
-    let photometric = Int(tiff.photometric), bits = Int(tiff.bits_per_sample)
+    let photometric = Int(tiff.photometric), fileBits = Int(tiff.bits_per_sample)
+    // Uncompressed 16-bit separate planes come a byte per sample, as Pillow reads them (see tiff.c).
+    let bits = Int(tiff.layout) == Int(CIC_TIFF_BYTE_PLANES) ? 8 : fileBits
     let format = Int(tiff.sample_format)
-    let storedSamples = Int(tiff.samples_per_pixel)
-    var extras = withUnsafeBytes(of: tiff.extra_samples) { raw in
+    // For separate planes the shim has already left out trailing unspecified extra samples, as Pillow does.
+    let samples = Int(tiff.samples_per_pixel)
+    let extras = withUnsafeBytes(of: tiff.extra_samples) { raw in
         (0..<Int(tiff.extra_count)).map { Int(raw.load(fromByteOffset: $0 * 4, as: Int32.self)) }
     }
-    var samples = storedSamples
-    // Separate planes: trailing unspecified extra samples are ignored (Pillow drops them from the key).
-    if tiff.planar == 2, !extras.isEmpty, extras.allSatisfy({ $0 == 0 }) {
-        samples -= extras.count
-        extras = []
-    }
-    let describe = "photometric \(photometric), \(samples) x \(bits)-bit samples, sample format \(format), "
+    let describe = "photometric \(photometric), \(samples) x \(fileBits)-bit samples, sample format \(format), "
         + "extra samples \(extras)"
     guard samples >= 1, samples <= 6, samples - extras.count >= 1 else {
         throw input.unsupported("unknown pixel layout (\(describe))")
     }
-    let sampleBytes = bits == 16 ? 2 : 1
-    let stride = storedSamples * sampleBytes
-    // 16-bit samples come in native byte order; `msb` is the offset of the high byte.
+    // Pillow reads uncompressed separate planes with its own decoder, one plane per letter of the rawmode:
+    // only "RGB", "RGBA" and "CMYK" (and their 16-bit forms) have a rawmode for each plane, and a plane
+    // beyond the mode's letters (an unspecified extra sample) has none.
+    if tiff.compression == 1, tiff.planar == 2, tiff.stored_samples > 1 {
+        let readable: Bool
+        switch (photometric, format, fileBits, samples, extras) {
+        case (2, 1, 8, 3, []), (2, 1, 8, 4, []), (2, 1, 8, 4, [2]), (2, 1, 8, 4, [999]), (5, 1, 8, 4, []),
+             (2, 1, 16, 3, []), (2, 1, 16, 4, []), (2, 1, 16, 4, [2]), (5, 1, 16, 4, []):
+            readable = Int(tiff.stored_samples) == samples
+        default:
+            readable = false
+        }
+        guard readable else {
+            throw input.unsupported("uncompressed separate planes of this layout (\(describe), "
+                + "\(tiff.stored_samples) planes)")
+        }
+    }
+    // FillOrder 2 (libtiff has already reversed the bits): Pillow has a mode for it with these layouts only.
+    if tiff.fill_order == 2 {
+        let reversible: Bool
+        switch (photometric, format, bits, samples, extras) {
+        case (0...1, 1, 1, 1, []), (0...1, 1, 2, 1, []), (0...1, 1, 4, 1, []), (0...1, 1, 8, 1, []),
+             (3, 1, 1, 1, []), (3, 1, 2, 1, []), (3, 1, 4, 1, []), (3, 1, 8, 1, []), (2, 1, 8, 3, []):
+            reversible = true
+        case (1, 1, 16, 1, []):
+            reversible = tiff.big_endian == 0
+        default:
+            reversible = false
+        }
+        guard reversible else { throw input.unsupported("FillOrder 2 with this layout (\(describe))") }
+    }
+    let sampleBytes = max(bits / 8, 1)
+    let stride = samples * sampleBytes
+    // 16- and 32-bit samples come in native byte order; `msb` is the offset of the high byte.
     let nativeBigEndian = UInt16(1).bigEndian == 1
     let msb = nativeBigEndian ? 0 : 1
     let littleEndianFile = tiff.big_endian == 0
+    // Pillow reads big-endian signed and float samples with the rawmodes "I;16BS", "I;32BS" and "F;32BF",
+    // which byte-swap. That is right for uncompressed data (its own decoder reads the file's bytes), but
+    // libtiff, which decodes every compressed file, has already put the samples in native order (Pillow
+    // converts only the unsigned rawmodes to native ones): they are swapped a second time.
+    let swapTwice = !littleEndianFile && tiff.compression != 1
 
     var layout: PixelLayout?
     switch (photometric, format, bits, samples, extras) {
@@ -92,7 +129,17 @@ private func convertTIFFSamples(_ tiff: cic_tiff_image, pixels: UnsafePointer<UI
     case (1, 1, 16, 1, []):
         layout = .gray16Clipped(stride: stride, bigEndian: nativeBigEndian)
     case (1, 2, 16, 1, []):
-        layout = .graySigned16Clipped(stride: stride, bigEndian: nativeBigEndian)
+        layout = .graySigned16Clipped(stride: stride, bigEndian: nativeBigEndian != swapTwice)
+    case (1, 1, 12, 1, []) where littleEndianFile:
+        // Pillow's "I;12" rawmode, little-endian files only (its OPEN_INFO has no big-endian entry).
+        guard rowBytes >= (width * 12 + 7) / 8 else { throw input.corrupt("rows shorter than their samples (\(describe))") }
+        return convertToRGB(rows: pixels, rowBytes: rowBytes, width: width, height: height, layout: .gray12Clipped)
+    case (1, 2, 32, 1, []):
+        layout = .gray32(stride: stride, float: false, swapped: swapTwice)        // "I;32S", "I;32BS"
+    case (1, 1, 32, 1, []) where littleEndianFile:
+        layout = .gray32(stride: stride, float: false, swapped: false)            // "I;32N": read as signed
+    case (0, 3, 32, 1, []), (1, 3, 32, 1, []):
+        layout = .gray32(stride: stride, float: true, swapped: swapTwice)
     case (2, 1, 8, 3, []), (2, 1, 8, 4, []), (2, 1, 8, 4, [0]), (2, 1, 8, 4, [2]), (2, 1, 8, 4, [999]),
          (2, 1, 8, 5, [0, 0]), (2, 1, 8, 5, [2, 0]), (2, 1, 8, 6, [0, 0, 0]), (2, 1, 8, 6, [2, 0, 0]):
         layout = .rgb(stride: stride, r: 0, g: 1, b: 2)

@@ -39,6 +39,13 @@ enum PixelLayout {
     case gray16Clipped(stride: Int, bigEndian: Bool)
     /// "I" from signed 16-bit samples: clipped to 0...255 (Pillow's i2rgb).
     case graySigned16Clipped(stride: Int, bigEndian: Bool)
+    /// "I;16" from "I;12": 12-bit samples packed most significant bit first (two in three bytes),
+    /// clipped to 255 like any "I;16" value.
+    case gray12Clipped
+    /// "I" (signed 32-bit, clipped to 0...255 by i2rgb) or "F" (32-bit float, made "L" by f2l: truncated
+    /// toward zero inside 0...255, clipped outside, NaN 0) from native-order samples, or byte-swapped ones
+    /// when `swapped`.
+    case gray32(stride: Int, float: Bool, swapped: Bool)
     /// "CMYK": four bytes at the given offsets of each `stride`-byte pixel; `inverted` for "CMYK;I".
     case cmyk(stride: Int, offsets: (Int, Int, Int, Int), inverted: Bool)
     /// "RGBa" (premultiplied) un-premultiplied the way Pillow's unpackRGBa does, then alpha dropped;
@@ -136,6 +143,30 @@ func convertRow(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>,
             let p = src + x * stride
             let raw = bigEndian ? UInt16(p[0]) << 8 | UInt16(p[1]) : UInt16(p[1]) << 8 | UInt16(p[0])
             let v = UInt8(clamping: max(Int16(bitPattern: raw), 0))
+            dst[3 * x] = v
+            dst[3 * x + 1] = v
+            dst[3 * x + 2] = v
+        }
+    case .gray12Clipped:
+        for x in 0..<width {
+            let p = src + x / 2 * 3
+            let v = x % 2 == 0 ? Int(p[0]) << 4 | Int(p[1]) >> 4 : Int(p[1] & 0x0F) << 8 | Int(p[2])
+            let clipped = UInt8(min(v, 255))
+            dst[3 * x] = clipped
+            dst[3 * x + 1] = clipped
+            dst[3 * x + 2] = clipped
+        }
+    case .gray32(let stride, let float, let swapped):
+        for x in 0..<width {
+            let raw = UnsafeRawPointer(src + x * stride).loadUnaligned(as: UInt32.self)
+            let bits = swapped ? raw.byteSwapped : raw
+            let v: UInt8
+            if float {
+                let f = Float(bitPattern: bits)
+                v = f > 0 && f < 255 ? UInt8(f) : f >= 255 ? 255 : 0
+            } else {
+                v = UInt8(clamping: Int32(bitPattern: bits))
+            }
             dst[3 * x] = v
             dst[3 * x + 1] = v
             dst[3 * x + 2] = v

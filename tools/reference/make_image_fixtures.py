@@ -150,6 +150,13 @@ def _pack_samples(samples: np.ndarray, bits: int) -> bytes:
         return flat.astype(">u2").tobytes()
     if bits == 8:
         return flat.astype(np.uint8).tobytes()
+    if bits == 12:  # two samples in three bytes, most significant bits first
+        n = w * c
+        pairs = np.zeros((h, n + n % 2), dtype=np.uint32)
+        pairs[:, :n] = flat
+        a, b = pairs[:, 0::2], pairs[:, 1::2]
+        packed = np.stack([a >> 4, ((a & 15) << 4) | (b >> 8), b & 255], axis=2).reshape(h, -1)
+        return packed[:, : (12 * n + 7) // 8].astype(np.uint8).tobytes()
     per = 8 // bits
     padded_w = -(-(w * c) // per) * per
     buf = np.zeros((h, padded_w), dtype=np.uint32)
@@ -462,11 +469,18 @@ def write_tiff(path: Path, samples: np.ndarray, *, bits: int, photometric: int, 
                rows_per_strip: int | None = None, extra_samples: tuple[int, ...] = (),
                colormap: np.ndarray | None = None, orientation: int | None = None,
                sample_format: int | None = None, fill_order: int | None = None,
-               pages: list[np.ndarray] = ()) -> None:
+               pages: list[np.ndarray] = (), empty_planes: tuple[int, ...] = ()) -> None:
+    """A TIFF of `samples` (HxW or HxWxC; 32-bit samples keep their dtype's kind: int, uint or float).
+    The strips of the planes in `empty_planes` (separate planes only) get offset 0 and byte count 0."""
     e = ">" if big_endian else "<"
 
     def encode_block(block: np.ndarray) -> bytes:
-        raw = _pack_samples(block, bits) if bits != 16 else block.reshape(block.shape[0], -1).astype(e + "u2").tobytes()
+        if bits == 32:
+            raw = block.reshape(block.shape[0], -1).astype(e + block.dtype.kind + "4").tobytes()
+        elif bits == 16:
+            raw = block.reshape(block.shape[0], -1).astype(e + "u2").tobytes()
+        else:
+            raw = _pack_samples(block, bits)
         if fill_order == 2 and bits < 8:
             raw = bytes(int(f"{b:08b}"[::-1], 2) for b in raw)
         return zlib.compress(raw, 9) if compression in (8, 32946) else raw
@@ -496,6 +510,9 @@ def write_tiff(path: Path, samples: np.ndarray, *, bits: int, photometric: int, 
             else:
                 rps = rows_per_strip or h
                 for y in range(0, h, rps):
+                    if len(offsets) // -(-h // rps) in empty_planes:
+                        offsets.append(0); counts.append(0)
+                        continue
                     enc = encode_block(plane[y:y + rps])
                     offsets.append(len(body)); counts.append(len(enc)); body += enc
                     if len(body) % 2:

@@ -106,7 +106,7 @@ typedef struct {
 int cic_gif_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_gif_image *out);
 
 // ---------------------------------------------------------------------------------------------
-// TIFF (libtiff): first directory. Samples as libtiff decodes them (FillOrder applied, 16-bit
+// TIFF (libtiff): first directory. Samples as libtiff decodes them (FillOrder applied, 16- and 32-bit
 // samples in native byte order), planar images interleaved, rows padded to a byte.
 // `layout` tells how `pixels` is to be read.
 // ---------------------------------------------------------------------------------------------
@@ -115,6 +115,9 @@ enum {
     CIC_TIFF_SAMPLES = 0,   ///< native samples: spp * bits per pixel, row_bytes per row
     CIC_TIFF_RGB8 = 1,      ///< YCbCr JPEG decoded to RGB by libjpeg: 3 bytes per pixel
     CIC_TIFF_RGBA8 = 2,     ///< TIFFRGBAImage output: 4 bytes per pixel, top-down rows
+    /// Uncompressed separate planes of 16-bit samples, read as Pillow's own decoder reads them: one
+    /// byte per sample, `samples_per_pixel` bytes per pixel (see tiff.c).
+    CIC_TIFF_BYTE_PLANES = 3,
 };
 
 typedef struct {
@@ -124,6 +127,9 @@ typedef struct {
     int32_t compression;
     int32_t planar;
     int32_t bits_per_sample;
+    int32_t stored_samples;            ///< SamplesPerPixel as stored
+    /// SamplesPerPixel and ExtraSamples as Pillow keys its modes on them: for separate planes, trailing
+    /// unspecified extra samples are left out (Pillow drops them, and reads none of their planes).
     int32_t samples_per_pixel;
     int32_t sample_format;
     int32_t fill_order;
