@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "Hub", "TestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "WebDataset"]),
-        .testTarget(name: "ParquetTests", dependencies: ["Parquet"]),
+        .testTarget(name: "ParquetTests", dependencies: ["Parquet", "WebDataset"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset", "Hub"]),
     ]
 )
