@@ -48,6 +48,13 @@ struct ColumnChunkReader {
         }
         let chunk = UnsafeRawBufferPointer(rebasing: data[Int(start)..<Int(start + length)])
 
+        // Room for the values at once, within the budget: up to one per entry, and for byte arrays as many
+        // bytes as the footer's uncompressed size says (never more than the chunk could decompress to).
+        if total <= budget.left / 8 {
+            let expansion = codec == .uncompressed ? 1 : 8
+            let (plausible, overflow) = chunk.count.multipliedReportingOverflow(by: expansion)
+            values.reserve(count: total, byteHint: min(Int(clamping: meta.totalUncompressedSize), budget.left / 2, overflow ? .max : plausible))
+        }
         let levelCount = (column.maxDefinitionLevel > 0 ? 1 : 0) + (column.maxRepetitionLevel > 0 ? 1 : 0)
         try budget.charge(total, bytesEach: 2 * levelCount, for: "levels of \(total) entries")
         var definitions = [UInt16](repeating: 0, count: column.maxDefinitionLevel > 0 ? total : 0)

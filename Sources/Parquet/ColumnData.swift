@@ -23,9 +23,46 @@ public struct ByteArrays: Sendable, Equatable, RandomAccessCollection {
         grow(&storage, to: storage.count + bytes)
     }
 
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        storage.append(contentsOf: bytes)
-        offsets.append(storage.count)
+    /// Appends `count` PLAIN byte arrays (each a 4-byte little-endian length, then its bytes) from `data`.
+    /// The lengths are checked first; then the bytes are copied: value by value when they are large (the
+    /// copy dominates), else into storage grown once (short strings would pay per-append overhead).
+    mutating func appendPlain(_ data: UnsafeRawBufferPointer, count: Int) throws(DecodeFailure) {
+        let start = storage.count
+        let firstOffset = offsets.count
+        grow(&offsets, to: offsets.count + count)
+        var c = ByteCursor(data)
+        var end = start
+        for _ in 0..<count {
+            let length = Int(try c.uint32("byte array length"))
+            try c.skip(length, "byte array value")
+            end += length
+            offsets.append(end)
+        }
+        guard count > 0, let source = data.baseAddress else { return }
+        let total = end - start
+        if total >= 256 * count {
+            grow(&storage, to: end)
+            var at = 4
+            for i in firstOffset..<offsets.count {
+                let length = offsets[i] - offsets[i - 1]
+                storage.append(contentsOf: UnsafeRawBufferPointer(start: source + at, count: length))
+                at += 4 + length
+            }
+            return
+        }
+        grow(&storage, to: end)
+        storage.append(contentsOf: repeatElement(0, count: total))
+        offsets.withUnsafeBufferPointer { offsets in
+            storage.withUnsafeMutableBufferPointer { out in
+                guard let target = out.baseAddress else { return }
+                var at = 4
+                for i in firstOffset..<offsets.count {
+                    let length = offsets[i] - offsets[i - 1]
+                    (target + offsets[i - 1]).update(from: (source + at).assumingMemoryBound(to: UInt8.self), count: length)
+                    at += 4 + length
+                }
+            }
+        }
     }
 
     /// Appends `totalBytes` bytes for `lengths.count` values, written by `fill` into the new storage.

@@ -12,6 +12,8 @@ import Darwin
 final class PageDecompressor {
     private var buffer: UnsafeMutableRawPointer?
     private var capacity = 0
+    /// The size of the reused buffer.
+    var bufferBytes: Int { capacity }
     private var zstd: OpaquePointer?
 
     deinit {

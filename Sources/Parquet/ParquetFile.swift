@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -158,7 +159,8 @@ public final class ParquetFile: Sendable {
             throw .noSuchRowGroup(file: path, index: index, count: rowGroups.count)
         }
         let selected = try columns(paths)
-        let decompressor = PageDecompressor()
+        let decompressor = DecompressorPool.shared.take()
+        defer { DecompressorPool.shared.put(decompressor) }
         let data = UnsafeRawBufferPointer(rebasing: mapping.bytes[0..<dataLength])
         var out: [ColumnData] = []
         for column in selected {
@@ -172,6 +174,27 @@ public final class ParquetFile: Sendable {
             }
         }
         return RowGroupData(file: path, index: index, numRows: rowGroups[index].numRows, schema: schema, columns: out)
+    }
+}
+
+/// Page decompressors kept between row group reads, process-wide: each holds a page-sized buffer and a zstd
+/// context, and reusing them spares the allocator (fresh buffers for every row group cost more in page
+/// faults than the decompression itself). At most `keep` are kept idle, and none whose buffer is over
+/// `keepBytes`.
+private final class DecompressorPool: @unchecked Sendable {
+    static let shared = DecompressorPool()
+    private let lock = NSLock()
+    private var idle: [PageDecompressor] = []
+    private let keep = 4
+    private let keepBytes = 64 << 20
+
+    func take() -> PageDecompressor {
+        lock.withLock { idle.popLast() } ?? PageDecompressor()
+    }
+
+    func put(_ decompressor: PageDecompressor) {
+        guard decompressor.bufferBytes <= keepBytes else { return }
+        lock.withLock { if idle.count < keep { idle.append(decompressor) } }
     }
 }
 

@@ -30,6 +30,19 @@ struct ValueBuilder {
         }
     }
 
+    /// Reserves room for up to `count` values and, for byte arrays, about `byteHint` bytes of data at once
+    /// (hints: the arrays still grow when more comes), so that values are not copied on every regrowth.
+    mutating func reserve(count: Int, byteHint: Int) {
+        switch type {
+        case .boolean: bools.reserveCapacity(count)
+        case .int32: ints32.reserveCapacity(count)
+        case .int64: ints64.reserveCapacity(count)
+        case .float: floats.reserveCapacity(count)
+        case .double: doubles.reserveCapacity(count)
+        case .int96, .byteArray, .fixedLenByteArray: bytes.reserve(values: count, bytes: max(byteHint, 0))
+        }
+    }
+
     func finish() -> ColumnValues {
         switch type {
         case .boolean: return .boolean(bools)
@@ -119,12 +132,7 @@ struct ValueBuilder {
         case .byteArray:
             // Charge the page's bytes up front: the values' bytes are fewer (each has a 4-byte length).
             try budget.charge(data.count, bytesEach: 1, for: "byte array data")
-            bytes.reserve(values: count, bytes: max(0, data.count - 4 * count))
-            var c = ByteCursor(data)
-            for _ in 0..<count {
-                let length = Int(try c.uint32("byte array length"))
-                bytes.append(try c.take(length, "byte array value"))
-            }
+            try bytes.appendPlain(data, count: count)
         }
     }
 
@@ -133,12 +141,8 @@ struct ValueBuilder {
         let stride = MemoryLayout<T>.stride
         let (size, overflow) = count.multipliedReportingOverflow(by: stride)
         guard !overflow, size <= data.count else { throw .malformed("\(count) PLAIN \(type) values in \(data.count) bytes") }
-        let start = array.count
-        grow(&array, to: start + count)
-        array.append(contentsOf: repeatElement(.zero, count: count))
-        array.withUnsafeMutableBytes { out in
-            UnsafeMutableRawBufferPointer(rebasing: out[(start * stride)...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: data[0..<size]))
-        }
+        grow(&array, to: array.count + count)
+        array.append(contentsOf: (0..<count).lazy.map { data.loadUnaligned(fromByteOffset: $0 * stride, as: T.self) })
     }
 
     // MARK: BYTE_STREAM_SPLIT
