@@ -35,7 +35,7 @@ public enum ParquetError: Error, CustomStringConvertible, Equatable, Sendable {
     case unsupported(file: String, at: ParquetLocation, reason: String)
     /// Decoding would need more memory than `ParquetReadLimits` allows.
     case limitExceeded(file: String, at: ParquetLocation, reason: String)
-    /// A requested column path matches no column of the file's schema.
+    /// A requested column path matches no column of the file's schema (an empty path: none was requested).
     case noSuchColumn(file: String, column: String)
     /// A row group index outside the file's row groups.
     case noSuchRowGroup(file: String, index: Int, count: Int)
@@ -47,7 +47,8 @@ public enum ParquetError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .malformed(file, at, reason): return "\(file): \(at): malformed Parquet: \(reason)"
         case let .unsupported(file, at, reason): return "\(file): \(at): unsupported: \(reason)"
         case let .limitExceeded(file, at, reason): return "\(file): \(at): over the read limit: \(reason)"
-        case let .noSuchColumn(file, column): return "\(file): no column '\(column)' in the schema"
+        case let .noSuchColumn(file, column):
+            return column.isEmpty ? "\(file): no columns requested" : "\(file): no column '\(column)' in the schema"
         case let .noSuchRowGroup(file, index, count): return "\(file): no row group \(index) (the file has \(count))"
         }
     }

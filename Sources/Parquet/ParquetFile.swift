@@ -140,9 +140,10 @@ public final class ParquetFile: Sendable {
 
     /// The columns `paths` select, in schema order, each once. A path selects the leaf column with that
     /// dotted path, or every column under the group with that path (`image` selects `image.bytes` and
-    /// `image.path`). Nil selects every column.
+    /// `image.path`). Nil selects every column; an empty list is an error (rows need a column to count them).
     public func columns(_ paths: [String]?) throws(ParquetError) -> [ColumnDescriptor] {
         guard let paths else { return schema.columns }
+        guard !paths.isEmpty else { throw .noSuchColumn(file: path, column: "") }
         var selected = Set<Int>()
         for path in paths {
             let matches = schema.columns(matching: path)

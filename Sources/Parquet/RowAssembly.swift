@@ -58,7 +58,8 @@ public struct RowGroupData: Sendable {
         let top = schema.root.children.compactMap { AssemblyNode.build($0, slots) }
         var assembler = Assembler(columns: columns)
         var rows: [ParquetValue] = []
-        rows.reserveCapacity(numRows)
+        // Every row takes at least one entry of each column, so the columns bound the rows.
+        rows.reserveCapacity(min(numRows, columns.map(\.count).min() ?? 0))
         do throws(DecodeFailure) {
             for row in 0..<numRows {
                 try assembler.startRow(row)

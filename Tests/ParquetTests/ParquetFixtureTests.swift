@@ -210,6 +210,9 @@ final class ParquetFixtureTests: XCTestCase {
         XCTAssertThrowsError(try file.readRowGroup(0, columns: ["image.pixels"])) { error in
             XCTAssertEqual(error as? ParquetError, .noSuchColumn(file: path, column: "image.pixels"))
         }
+        XCTAssertThrowsError(try file.readRowGroup(0, columns: [])) { error in
+            XCTAssertEqual((error as? ParquetError)?.description, "\(path): no columns requested")
+        }
         XCTAssertThrowsError(try file.readRowGroup(file.rowGroups.count)) { error in
             XCTAssertEqual(error as? ParquetError, .noSuchRowGroup(file: path, index: file.rowGroups.count, count: file.rowGroups.count))
         }
