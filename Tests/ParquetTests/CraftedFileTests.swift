@@ -150,6 +150,29 @@ final class CraftedFileTests: XCTestCase {
         assertParquetError("malformed", "page declares 4 values, 3 of the chunk's 3 are left") { _ = try readEverything(tooMany.write()) }
     }
 
+    /// INT32 values 1, 2, 3 compressed by Python's gzip and pyarrow's snappy and zstd codecs: they read
+    /// when their size is declared right, and a stream that would expand past its declared size, or falls
+    /// short of it, or is corrupt, is an error.
+    func testCompressedPagesMustMatchTheirDeclaredSize() throws {
+        let gzip: [UInt8] = [31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 99, 100, 96, 96, 96, 2, 98, 102, 32, 6, 0, 147, 34, 224, 176, 12, 0, 0, 0]
+        let snappy: [UInt8] = [12, 44, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]
+        let zstd: [UInt8] = [40, 181, 47, 253, 32, 12, 97, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]
+        for (codec, body) in [(Int64(2), gzip), (1, snappy), (6, zstd)] {
+            let good = int32Column(pages: [CraftedPage(numValues: 3, body: body, uncompressedSize: 12)], codec: codec)
+            XCTAssertEqual(try readEverything(good.write()), [1, 2, 3].map { row("x", .int32($0)) }, "codec \(codec)")
+        }
+        let over = int32Column(pages: [CraftedPage(numValues: 3, body: gzip, uncompressedSize: 8)], codec: 2)
+        assertParquetError("malformed", "gzip data expands past the declared 8 bytes") { _ = try readEverything(over.write()) }
+        let under = int32Column(pages: [CraftedPage(numValues: 3, body: gzip, uncompressedSize: 16)], codec: 2)
+        assertParquetError("malformed", "gzip data decompresses to 12 bytes, 16 declared") { _ = try readEverything(under.write()) }
+        let zstdOver = int32Column(pages: [CraftedPage(numValues: 3, body: zstd, uncompressedSize: 8)], codec: 6)
+        assertParquetError("malformed", "zstd frame holds 12 bytes, the page header declares 8") { _ = try readEverything(zstdOver.write()) }
+        var corrupt = snappy
+        corrupt[1] = 0xff
+        let bad = int32Column(pages: [CraftedPage(numValues: 3, body: corrupt, uncompressedSize: 12)], codec: 1)
+        assertParquetError("malformed", "snappy data is corrupt") { _ = try readEverything(bad.write()) }
+    }
+
     func testDictionaryIndices() throws {
         let dictionary = CraftedPage(type: 2, numValues: 2, body: plainInt32([10, 20]))
         // Bit width 2, then one bit-packed group of indices [0, 1, 1] (or [0, 1, 3]).
