@@ -48,6 +48,10 @@ struct ColumnChunkReader {
         }
         let chunk = UnsafeRawBufferPointer(rebasing: data[Int(start)..<Int(start + length)])
 
+        let levelCount = (column.maxDefinitionLevel > 0 ? 1 : 0) + (column.maxRepetitionLevel > 0 ? 1 : 0)
+        try budget.charge(total, bytesEach: 2 * levelCount, for: "levels of \(total) entries")
+        var definitions = [UInt16](repeating: 0, count: column.maxDefinitionLevel > 0 ? total : 0)
+        var repetitions = [UInt16](repeating: 0, count: column.maxRepetitionLevel > 0 ? total : 0)
         // Room for the values at once, within the budget: up to one per entry, and for byte arrays as many
         // bytes as the footer's uncompressed size says (never more than the chunk could decompress to).
         if total <= budget.left / 8 {
@@ -55,10 +59,6 @@ struct ColumnChunkReader {
             let (plausible, overflow) = chunk.count.multipliedReportingOverflow(by: expansion)
             values.reserve(count: total, byteHint: min(Int(clamping: meta.totalUncompressedSize), budget.left / 2, overflow ? .max : plausible))
         }
-        let levelCount = (column.maxDefinitionLevel > 0 ? 1 : 0) + (column.maxRepetitionLevel > 0 ? 1 : 0)
-        try budget.charge(total, bytesEach: 2 * levelCount, for: "levels of \(total) entries")
-        var definitions = [UInt16](repeating: 0, count: column.maxDefinitionLevel > 0 ? total : 0)
-        var repetitions = [UInt16](repeating: 0, count: column.maxRepetitionLevel > 0 ? total : 0)
         var dictionary: ValueBuilder?
         var pages = PageCounts()
         var filled = 0
