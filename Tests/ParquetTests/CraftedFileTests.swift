@@ -5,6 +5,11 @@ import XCTest
 /// Files crafted byte by byte: what pyarrow does not write (unknown Thrift fields, legacy two-level lists,
 /// unsupported features) and malformed or absurd declarations, each with the value or typed error expected.
 final class CraftedFileTests: XCTestCase {
+    override class func tearDown() {
+        removeTemporaryFiles()
+        super.tearDown()
+    }
+
     private func row(_ name: String, _ value: ParquetValue) -> ParquetValue { .record([ParquetField(name: name, value: value)]) }
 
     private func int32Column(pages: [CraftedPage], numValues: Int64 = 3, codec: Int64 = 0) -> CraftedParquet {

@@ -203,13 +203,19 @@ struct CraftedParquet {
     }
 }
 
-/// Writes `bytes` to a new file under the system temporary directory and returns its path.
+/// This process's folder for crafted and mutated files (removed by `removeTemporaryFiles`).
+let temporaryFolder = FileManager.default.temporaryDirectory.appendingPathComponent("parquet-tests-\(getpid())")
+
+/// Writes `bytes` to a file in `temporaryFolder` and returns its path.
 func writeTemporary(_ bytes: [UInt8], _ name: String) throws -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parquet-tests-\(getpid())")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    let url = directory.appendingPathComponent(name)
+    try FileManager.default.createDirectory(at: temporaryFolder, withIntermediateDirectories: true)
+    let url = temporaryFolder.appendingPathComponent(name)
     try Data(bytes).write(to: url)
     return url.path
+}
+
+func removeTemporaryFiles() {
+    try? FileManager.default.removeItem(at: temporaryFolder)
 }
 
 /// A flat schema: the root and one column of `type`, `repetition` (0 required, 1 optional).

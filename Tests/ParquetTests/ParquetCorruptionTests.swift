@@ -7,6 +7,11 @@ import XCTest
 /// zeroed ranges; seeded, so every run tries the same files): each reads to values or gives a ParquetError
 /// naming the file, and never crashes or hangs.
 final class ParquetCorruptionTests: XCTestCase {
+    override class func tearDown() {
+        removeTemporaryFiles()
+        super.tearDown()
+    }
+
     private static let fixtures = ["types_dict_snappy_v1", "types_plain_none_v1", "types_delta_zstd_v2",
                                    "nested_plain_zstd_v2", "nested_delta_gzip_v2", "hf_images"]
     private static let mutationsPerFixture = 500
