@@ -4,7 +4,7 @@ import PackageDescription
 // Linux: oneDNN (matrix products) and the image codecs come from Debian's -dev packages (scripts/install-deps
 // installs them). `DEEPFAKE_BLAS=openblas swift build` links OpenBLAS's CBLAS instead of oneDNN.
 // macOS: matrix products go through Accelerate; the codecs through Homebrew's libraries (brew install
-// jpeg-turbo libpng libtiff giflib webp; export CPATH=$(brew --prefix)/include LIBRARY_PATH=$(brew --prefix)/lib).
+// jpeg-turbo libpng libtiff giflib webp snappy zstd; export CPATH=$(brew --prefix)/include LIBRARY_PATH=$(brew --prefix)/lib).
 // No unsafe flags, so other packages can depend on this one.
 let useOpenBLAS = Context.environment["DEEPFAKE_BLAS"] == "openblas"
 
@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "WebDataset", targets: ["WebDataset"]),
         .library(name: "Detection", targets: ["Detection"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Parquet", targets: ["Parquet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,6 +33,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
+        .systemLibrary(name: "CSnappy", path: "Sources/CSnappy"),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
@@ -49,6 +52,7 @@ let package = Package(
         .target(name: "ViT", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Hub", dependencies: ["CCurl"]),
+        .target(name: "Parquet", dependencies: ["CZlib", "CSnappy", "CZstd"]),
         .target(name: "WebDataset", dependencies: ["Imaging", "Checkpoints", "Tensor"]),
         .target(
             name: "Detection",
@@ -69,6 +73,7 @@ let package = Package(
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "Hub", "TestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "WebDataset"]),
+        .testTarget(name: "ParquetTests", dependencies: ["Parquet", "WebDataset"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset", "Hub"]),
     ]
 )
