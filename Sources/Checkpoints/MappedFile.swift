@@ -36,6 +36,25 @@ public final class MappedFile: @unchecked Sendable {
     }
 }
 
+/// Checks now that `writeFileAtomically(path)` will be able to create its temporary file beside `path`, so a
+/// command can refuse an unwritable output before doing the work: creates that file and removes it. Throws
+/// `CheckpointError.io` naming the path and the reason (missing folder, no permission, a directory there).
+public func checkWritable(_ path: String) throws(CheckpointError) {
+    var st = stat()
+    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw .io(path: path, reason: "is a directory") }
+    let tmp = path + ".tmp-\(getpid())"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+    if fd < 0 {
+        let reason = String(cString: strerror(errno))
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) } ?? "."
+        if stat(folder.isEmpty ? "/" : folder, &st) != 0 { throw .io(path: path, reason: "cannot be written: folder \(folder) does not exist") }
+        throw .io(path: path, reason: "cannot be written: " + reason)
+    }
+    close(fd)
+    unlink(tmp)
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed over `path`.
 /// A crash at any moment leaves either the old file or the new one, never a partial one.
 public func writeFileAtomically(_ path: String, _ write: (_ append: ([UInt8]) throws(CheckpointError) -> Void) throws(CheckpointError) -> Void) throws(CheckpointError) {
