@@ -14,12 +14,14 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path`; throws `CheckpointError.io` when it cannot be opened or mapped.
     public init(path: String) throws(CheckpointError) {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 { throw .io(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) != 0 { throw .io(path: path, reason: String(cString: strerror(errno))) }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw .io(path: path, reason: "is a directory") }
+        if (st.st_mode & S_IFMT) != S_IFREG { throw .io(path: path, reason: "is not a regular file (a pipe or a device)") }
         let size = Int(st.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -34,6 +36,17 @@ public final class MappedFile: @unchecked Sendable {
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
+}
+
+/// The bytes of a small file (a config, a run's state): a regular file of at most `limit` bytes, refused
+/// otherwise with `CheckpointError.io` naming the path, so that a device, a pipe or a huge file given by
+/// mistake is neither waited on nor read whole.
+public func readSmallFile(_ path: String, limit: Int) throws(CheckpointError) -> [UInt8] {
+    let file = try MappedFile(path: path)
+    guard file.bytes.count <= limit else {
+        throw .io(path: path, reason: "is \(file.bytes.count) bytes, more than the \(limit) a file of this kind may have")
+    }
+    return Array(file.bytes)
 }
 
 /// Checks now that `writeFileAtomically(path)` will be able to create its temporary file beside `path`, so a

@@ -117,7 +117,8 @@ public final class Trainer {
         guard fm.fileExists(atPath: statePath) else { return nil }
         let advice = "the run cannot be resumed from it. Restore the file, or delete it to start the run again in this "
             + "folder (its checkpoints are then replaced), or choose another --output"
-        guard let data = fm.contents(atPath: statePath) else { throw TrainingError("\(statePath): cannot be read; \(advice)") }
+        let data: Data
+        do { data = Data(try readSmallFile(statePath, limit: 1 << 20)) } catch { throw TrainingError("\(error); \(advice)") }
         let state: RunState
         do { state = try JSONDecoder().decode(RunState.self, from: data) } catch {
             throw TrainingError("\(statePath) is corrupt (\(Self.describe(error))); \(advice)")

@@ -53,6 +53,8 @@ public struct ViTConfig: Sendable, Equatable {
     public static let maxImageSize = 1 << 13, maxChannels = 64
     /// Patches per side (`image_size / patch_size`) at most: 65,536 patches.
     public static let maxGrid = 256
+    /// The largest config.json read (Hugging Face configs are a few KB; a 1,000-class label map ~40 KB).
+    public static let maxConfigBytes = 16 << 20
 
     /// Checks every size is within the bounds above and the numbers fit together; `source` names the config
     /// and `keys` its names for the sizes in the error.
@@ -78,7 +80,7 @@ public struct ViTConfig: Sendable, Equatable {
     /// `hidden_act`, true/false for `qkv_bias`): anything else, null included, is refused with the reason,
     /// never replaced by the default.
     public init(contentsOf path: String) throws(CheckpointError) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .io(path: path, reason: "cannot read file") }
+        let data = Data(try readSmallFile(path, limit: Self.maxConfigBytes))
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: data) } catch {
             throw .badConfig(path: path, reason: "not valid JSON: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] ?? error)")

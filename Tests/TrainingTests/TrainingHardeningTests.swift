@@ -64,6 +64,12 @@ final class TrainingConfigurationLimitTests: XCTestCase {
         refused(["--infonce-loss-temperature", "0"], "infonce-loss-temperature")
         refused(["--data-len-linear", "0"], "data-len-linear must be ≥ 1")
     }
+
+    /// `--config /dev/zero` read forever; a device or pipe is refused at once.
+    func testConfigFileMustBeARegularFile() {
+        var c = TrainingConfiguration()
+        XCTAssertThrowsError(try c.apply(yamlFile: "/dev/zero")) { XCTAssertTrue("\($0)".contains("/dev/zero: is not a regular file"), "\($0)") }
+    }
 }
 
 final class TrainingResumeHardeningTests: XCTestCase {

@@ -2,6 +2,9 @@ import Checkpoints
 import Foundation
 import ViT
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Hostile or careless config.json files next to a valid model.safetensors (issue 11): sizes are bounded and
 /// compared with the tensors before anything is allocated, and every present key must hold a value of its type.
@@ -73,6 +76,18 @@ final class ViTConfigHostileTests: XCTestCase {
         refused("qkv_bias", "1", "qkv_bias", "true or false", "found 1")
         refused("model_type", "null", "model_type", "null")
         refused("layer_norm_eps", "0", "layer_norm_eps", "positive")
+    }
+
+    /// A config.json that is a FIFO or a device used to wait for a writer or read forever; a huge one was read whole.
+    func testPipesDevicesAndHugeConfigsAreRefused() throws {
+        XCTAssertEqual(mkfifo(folder + "/config.json", 0o600), 0)
+        do { _ = try VisionTransformer(folder: folder); XCTFail("a FIFO was accepted") } catch {
+            XCTAssertTrue("\(error)".contains("not a regular file"), "\(error)")
+        }
+        XCTAssertThrowsError(try ViTConfig(contentsOf: "/dev/zero")) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
+        try FileManager.default.removeItem(atPath: folder + "/config.json")
+        try (String(repeating: " ", count: ViTConfig.maxConfigBytes) + "{}").write(toFile: folder + "/config.json", atomically: false, encoding: .utf8)
+        XCTAssertThrowsError(try ViTConfig(contentsOf: folder + "/config.json")) { XCTAssertTrue("\($0)".contains("more than the \(ViTConfig.maxConfigBytes)"), "\($0)") }
     }
 
     func testTheUnchangedCopyLoads() {
