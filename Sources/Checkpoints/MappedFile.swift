@@ -56,7 +56,8 @@ public func checkWritable(_ path: String) throws(CheckpointError) {
     var st = stat()
     if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw .io(path: path, reason: "is a directory") }
     let tmp = path + ".tmp-\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+    unlink(tmp)  // a leftover of an earlier process with this pid
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
     if fd < 0 {
         let reason = String(cString: strerror(errno))
         let slash = path.lastIndex(of: "/")
@@ -72,7 +73,15 @@ public func checkWritable(_ path: String) throws(CheckpointError) {
 /// A crash at any moment leaves either the old file or the new one, never a partial one.
 public func writeFileAtomically(_ path: String, _ write: (_ append: ([UInt8]) throws(CheckpointError) -> Void) throws(CheckpointError) -> Void) throws(CheckpointError) {
     let tmp = path + ".tmp-\(getpid())"
-    guard let f = fopen(tmp, "wb") else { throw .io(path: path, reason: "cannot create: " + String(cString: strerror(errno))) }
+    // A fresh file, never through a link planted under the temporary name (a leftover of this pid is removed).
+    unlink(tmp)
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
+    guard fd >= 0 else { throw .io(path: path, reason: "cannot create: " + String(cString: strerror(errno))) }
+    guard let f = fdopen(fd, "wb") else {
+        let reason = String(cString: strerror(errno))
+        close(fd); unlink(tmp)
+        throw .io(path: path, reason: "cannot create: " + reason)
+    }
     var ok = false
     defer { if !ok { fclose(f); unlink(tmp) } }
     try write { (chunk: [UInt8]) throws(CheckpointError) in

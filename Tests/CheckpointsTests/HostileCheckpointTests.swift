@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Tensor
 import XCTest
 
 /// Hostile safetensors, .npy and joblib files built by the tests (issue 11): every size that comes from the
@@ -95,6 +96,24 @@ final class HostileSafeTensorsTests: XCTestCase {
         XCTAssertEqual(try f.tensor("a").data, [1])
         XCTAssertEqual(try f.tensor("e").shape, [0, 3])
         XCTAssertThrowsError(try f.tensor("i")) { XCTAssertTrue("\($0)".contains("I64")) }
+    }
+}
+
+final class AtomicWriteTests: XCTestCase {
+    /// A link planted under the writer's temporary name is replaced, not written through.
+    func testTemporaryNameLinkIsNotFollowed() throws {
+        let dir = NSTemporaryDirectory() + "/atomic-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let victim = dir + "/victim", out = dir + "/out.npy"
+        try "keep".write(toFile: victim, atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: out + ".tmp-\(getpid())", withDestinationPath: victim)
+        try Npy.write(Tensor(shape: [2], data: [1, 2]), to: out)
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "keep")
+        XCTAssertEqual(try Npy.read(path: out).data, [1, 2])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["out.npy", "victim"])
+        try checkWritable(out)
+        XCTAssertThrowsError(try checkWritable(dir + "/missing/x.npy")) { XCTAssertTrue("\($0)".contains("does not exist"), "\($0)") }
     }
 }
 
