@@ -154,7 +154,8 @@ struct NpyHeader {
                 while !peek(0x29) {
                     let digits = word()
                     guard !digits.isEmpty, digits.allSatisfy(\.isNumber) else {
-                        throw bad("shape holds '\(digits.isEmpty ? String(decoding: text[i..<min(i + 1, text.count)], as: UTF8.self) : digits)', not a non-negative integer")
+                        let found = digits.isEmpty ? String(decoding: text[i..<min(i + 1, text.count)], as: UTF8.self) : digits
+                        throw bad("shape holds '\(found)', not a non-negative integer")
                     }
                     guard let d = Int(digits) else { throw bad("shape dimension \(digits) does not fit in 64 bits") }
                     shape.append(d)
