@@ -14,6 +14,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
     /// config.json is missing a key or has a value the model cannot use.
     case badConfig(path: String, reason: String)
+    /// The config and the weights file describe different models (`reason` names the key and the tensor).
+    case configMismatch(config: String, weights: String, reason: String)
 
     public var description: String {
         func shape(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
@@ -27,6 +29,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case let .shapeMismatch(path, tensor, expected, found):
             return "\(path): tensor '\(tensor)' has shape \(shape(found)), expected \(shape(expected))"
         case let .badConfig(path, reason): return "\(path): \(reason)"
+        case let .configMismatch(config, weights, reason):
+            return "\(config) does not match \(weights): \(reason)"
         }
     }
 }

@@ -22,8 +22,14 @@ public enum Joblib {
         case zfile
     }
 
-    /// Default cap on the decompressed size (a guard against decompression bombs).
-    public static let defaultMaxDecompressedBytes = 4 << 30
+    /// Default cap on the decompressed size (a guard against decompression bombs): 1 GiB, far above
+    /// CoDE's released heads (the largest, the k-NN head, is 37 MB).
+    public static let defaultMaxDecompressedBytes = 1 << 30
+
+    /// zlib's largest compression ratio is about 1032:1; a stream cannot inflate to more than this many
+    /// bytes per input byte (plus a little), so a ZF header declaring more is refused before anything is
+    /// allocated, and the output buffer never starts larger than the input can fill.
+    static let maxInflateRatio = 1100
 
     /// Detects the compression from the first bytes, as joblib does.
     public static func compression(of bytes: UnsafeRawBufferPointer) -> Compression {
@@ -69,18 +75,26 @@ public enum Joblib {
     /// Loads joblib (or plain pickle) bytes from memory that stays valid during the call.
     public static func load(_ raw: UnsafeRawBufferPointer, limits: PickleLimits = PickleLimits(),
                             maxDecompressedBytes: Int = defaultMaxDecompressedBytes) throws(PickleError) -> PickleValue {
-        guard let inflated = try decompress(raw, maxBytes: maxDecompressedBytes) else {
-            return try Pickle.load(raw, limits: limits)
+        let value = try withDecompressed(raw, maxBytes: maxDecompressedBytes) { (inflated) throws(PickleError) -> PickleValue in
+            try Pickle.load(inflated, limits: limits)
         }
-        return try Pickle.load(bytes: inflated, limits: limits)
+        if let value { return value }
+        return try Pickle.load(raw, limits: limits)
     }
 
     /// The decompressed stream of a compressed joblib file, or nil when `raw` is not compressed.
     public static func decompress(_ raw: UnsafeRawBufferPointer, maxBytes: Int = defaultMaxDecompressedBytes) throws(PickleError) -> [UInt8]? {
+        try withDecompressed(raw, maxBytes: maxBytes) { (inflated) throws(PickleError) -> [UInt8] in Array(inflated) }
+    }
+
+    /// Calls `body` with the decompressed stream of a compressed joblib file (valid during the call only);
+    /// nil without calling it when `raw` is not compressed.
+    static func withDecompressed<T>(_ raw: UnsafeRawBufferPointer, maxBytes: Int,
+                                    _ body: (UnsafeRawBufferPointer) throws(PickleError) -> T) throws(PickleError) -> T? {
         switch compression(of: raw) {
         case .none: return nil
-        case .zlib: return try inflate(raw, windowBits: 15, expected: nil, maxBytes: maxBytes)
-        case .gzip: return try inflate(raw, windowBits: 31, expected: nil, maxBytes: maxBytes)
+        case .zlib: return try inflate(raw, windowBits: 15, expected: nil, maxBytes: maxBytes, body)
+        case .gzip: return try inflate(raw, windowBits: 31, expected: nil, maxBytes: maxBytes, body)
         case .zfile:
             // "ZF" + hex length left-justified to 19 characters (+ one space in files from Python 2 joblib ≤ 0.8.4).
             let headerLength = 2 + 19
@@ -93,18 +107,26 @@ public enum Joblib {
             }
             guard length <= maxBytes else { throw .limitExceeded(offset: 2, reason: "ZF file declares \(length) bytes, over the \(maxBytes)-byte limit") }
             let start = raw[headerLength] == 0x20 ? headerLength + 1 : headerLength
-            let out = try inflate(UnsafeRawBufferPointer(rebasing: raw[start...]), windowBits: 15, expected: length, maxBytes: maxBytes)
-            guard out.count == length else {
-                throw .malformed(offset: start, reason: "ZF data inflates to \(out.count) bytes, header says \(length)")
+            let compressed = raw.count - start
+            guard length <= compressed * maxInflateRatio + (1 << 16) else {  // (compressed is at most the file's size: no overflow)
+                throw .malformed(offset: 2, reason: "ZF header declares \(length) bytes, more than \(compressed) bytes of zlib data can hold")
             }
-            return out
+            return try inflate(UnsafeRawBufferPointer(rebasing: raw[start...]), windowBits: 15, expected: length, maxBytes: maxBytes) {
+                (out) throws(PickleError) -> T in
+                guard out.count == length else {
+                    throw .malformed(offset: start, reason: "ZF data inflates to \(out.count) bytes, header says \(length)")
+                }
+                return try body(out)
+            }
         case let other:
             throw .unsupported(offset: 0, reason: "\(other.rawValue)-compressed joblib file (only zlib and gzip are read); re-save it with joblib.dump(..., compress=('zlib', 3)) or uncompressed")
         }
     }
 
-    /// Inflates one or more concatenated zlib (windowBits 15) or gzip (31) streams.
-    static func inflate(_ input: UnsafeRawBufferPointer, windowBits: Int32, expected: Int?, maxBytes: Int) throws(PickleError) -> [UInt8] {
+    /// Inflates one or more concatenated zlib (windowBits 15) or gzip (31) streams, at most `maxBytes`, and
+    /// calls `body` with the result (valid during the call only).
+    static func inflate<T>(_ input: UnsafeRawBufferPointer, windowBits: Int32, expected: Int?, maxBytes: Int,
+                           _ body: (UnsafeRawBufferPointer) throws(PickleError) -> T) throws(PickleError) -> T {
         guard let inBase = input.baseAddress, input.count > 0 else { throw .truncated(offset: 0, reason: "empty compressed stream") }
         var stream = z_stream()
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -113,7 +135,9 @@ public enum Joblib {
         defer { inflateEnd(&stream) }
 
         // Output grows by doubling in a malloc'd buffer (no zero fill), copied into an array once at the end.
-        var capacity = min(maxBytes, max(expected ?? 0, min(input.count * 2, 1 << 30), 1 << 16))
+        let (bound, overflow) = input.count.multipliedReportingOverflow(by: maxInflateRatio)
+        let fillable = overflow ? Int.max : bound
+        var capacity = min(maxBytes, max(min(expected ?? 0, fillable), min(input.count * 2, 1 << 30), 1 << 16))
         guard var out = malloc(max(capacity, 1)) else { throw .limitExceeded(offset: 0, reason: "cannot allocate \(capacity) bytes") }
         defer { free(out) }
         var produced = 0
@@ -140,7 +164,7 @@ public enum Joblib {
             switch rc {
             case Z_STREAM_END:
                 if consumed == input.count {
-                    return Array(UnsafeRawBufferPointer(start: out, count: produced))
+                    return try body(UnsafeRawBufferPointer(start: out, count: produced))
                 }
                 // Another stream follows (joblib reads concatenated streams in turn).
                 guard inflateReset(&stream) == Z_OK else { throw .malformed(offset: consumed, reason: "zlib reset failed") }

@@ -14,12 +14,14 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path`; throws `CheckpointError.io` when it cannot be opened or mapped.
     public init(path: String) throws(CheckpointError) {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 { throw .io(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) != 0 { throw .io(path: path, reason: String(cString: strerror(errno))) }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw .io(path: path, reason: "is a directory") }
+        if (st.st_mode & S_IFMT) != S_IFREG { throw .io(path: path, reason: "is not a regular file (a pipe or a device)") }
         let size = Int(st.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -36,11 +38,50 @@ public final class MappedFile: @unchecked Sendable {
     }
 }
 
+/// The bytes of a small file (a config, a run's state): a regular file of at most `limit` bytes, refused
+/// otherwise with `CheckpointError.io` naming the path, so that a device, a pipe or a huge file given by
+/// mistake is neither waited on nor read whole.
+public func readSmallFile(_ path: String, limit: Int) throws(CheckpointError) -> [UInt8] {
+    let file = try MappedFile(path: path)
+    guard file.bytes.count <= limit else {
+        throw .io(path: path, reason: "is \(file.bytes.count) bytes, more than the \(limit) a file of this kind may have")
+    }
+    return Array(file.bytes)
+}
+
+/// Checks now that `writeFileAtomically(path)` will be able to create its temporary file beside `path`, so a
+/// command can refuse an unwritable output before doing the work: creates that file and removes it. Throws
+/// `CheckpointError.io` naming the path and the reason (missing folder, no permission, a directory there).
+public func checkWritable(_ path: String) throws(CheckpointError) {
+    var st = stat()
+    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw .io(path: path, reason: "is a directory") }
+    let tmp = path + ".tmp-\(getpid())"
+    unlink(tmp)  // a leftover of an earlier process with this pid
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
+    if fd < 0 {
+        let reason = String(cString: strerror(errno))
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) } ?? "."
+        if stat(folder.isEmpty ? "/" : folder, &st) != 0 { throw .io(path: path, reason: "cannot be written: folder \(folder) does not exist") }
+        throw .io(path: path, reason: "cannot be written: " + reason)
+    }
+    close(fd)
+    unlink(tmp)
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed over `path`.
 /// A crash at any moment leaves either the old file or the new one, never a partial one.
 public func writeFileAtomically(_ path: String, _ write: (_ append: ([UInt8]) throws(CheckpointError) -> Void) throws(CheckpointError) -> Void) throws(CheckpointError) {
     let tmp = path + ".tmp-\(getpid())"
-    guard let f = fopen(tmp, "wb") else { throw .io(path: path, reason: "cannot create: " + String(cString: strerror(errno))) }
+    // A fresh file, never through a link planted under the temporary name (a leftover of this pid is removed).
+    unlink(tmp)
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
+    guard fd >= 0 else { throw .io(path: path, reason: "cannot create: " + String(cString: strerror(errno))) }
+    guard let f = fdopen(fd, "wb") else {
+        let reason = String(cString: strerror(errno))
+        close(fd); unlink(tmp)
+        throw .io(path: path, reason: "cannot create: " + reason)
+    }
     var ok = false
     defer { if !ok { fclose(f); unlink(tmp) } }
     try write { (chunk: [UInt8]) throws(CheckpointError) in

@@ -115,6 +115,11 @@ public struct NDArray: Sendable, Equatable {
         switch storage {
         case let .raw(bytes):
             guard dtype.kind != .object else { throw .badArray(reason: "object array given raw bytes") }
+            // 0-byte elements would let an empty buffer declare any number of elements (numpy never
+            // stores such arrays: it widens U0/S0/V0 to one character).
+            guard dtype.itemSize > 0 || n == 0 else {
+                throw .badArray(reason: "shape \(shape) of \(dtype.descr): elements of 0 bytes (only an empty array may have them)")
+            }
             let (size, overflow) = n.multipliedReportingOverflow(by: dtype.itemSize)
             guard !overflow, size == bytes.count else {
                 throw .badArray(reason: "shape \(shape) of \(dtype.descr) needs \(overflow ? "too many" : String(size)) bytes, data has \(bytes.count)")

@@ -39,48 +39,110 @@ public final class SafeTensorsFile: Sendable {
     private let file: MappedFile
     private let dataStart: Int
 
-    /// Opens and validates the file (header bounds, offsets inside the data section, sizes that match
-    /// dtype × shape).
+    /// The largest header this reader accepts (the reference implementation's limit).
+    public static let maxHeaderLength = 100_000_000
+
+    /// Bytes per element of every dtype the safetensors format defines; other dtype strings are refused.
+    static let dtypeSizes: [String: Int] = [
+        "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+        "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+    ]
+
+    /// Opens and validates the file, as the format's reference implementation does: the header length
+    /// within the file (and at most `maxHeaderLength`), a JSON object of entries with a known dtype, a shape
+    /// of non-negative integers and integer `data_offsets` [begin, end] whose span is exactly dtype size ×
+    /// element count (computed with overflow checks), the tensors' spans following each other from the start
+    /// of the data section to the end of the file without gaps or overlaps, and string-to-string metadata.
     public init(path: String) throws(CheckpointError) {
         self.path = path
         file = try MappedFile(path: path)
         let bytes = file.bytes
-        guard bytes.count >= 8 else { throw .malformed(path: path, reason: "file is \(bytes.count) bytes, shorter than the 8-byte header length") }
+        func bad(_ reason: String) -> CheckpointError { .malformed(path: path, reason: reason) }
+        guard bytes.count >= 8 else { throw bad("file is \(bytes.count) bytes, shorter than the 8-byte header length") }
         let storedLength = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
-        let headerLength = Int(clamping: min(storedLength, UInt64(Int.max)))
-        guard headerLength >= 2, headerLength <= 100_000_000, 8 + headerLength <= bytes.count else {
-            throw .malformed(path: path, reason: "header length \(headerLength) does not fit in a file of \(bytes.count) bytes")
+        guard storedLength <= UInt64(bytes.count - 8) else {
+            throw bad("header length \(storedLength) (the first 8 bytes) does not fit in a file of \(bytes.count) bytes")
         }
+        let headerLength = Int(storedLength)
+        guard headerLength <= Self.maxHeaderLength else {
+            throw bad("header length \(headerLength) exceeds the \(Self.maxHeaderLength)-byte limit")
+        }
+        guard headerLength >= 2 else { throw bad("header length \(headerLength) is too short for a JSON object") }
         dataStart = 8 + headerLength
         let header = Data(bytes[8..<dataStart])
-        guard let json = try? JSONSerialization.jsonObject(with: header), let object = json as? [String: Any] else {
-            throw .malformed(path: path, reason: "header is not a JSON object")
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: header) } catch {
+            throw bad("header is not valid JSON: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] ?? error)")
         }
+        guard let object = json as? [String: Any] else { throw bad("header is \(JSONValues.describe(json)), not a JSON object") }
         var entries: [String: SafeTensorsEntry] = [:]
         var metadata: [String: String] = [:]
         let dataCount = bytes.count - dataStart
         for (name, value) in object {
             if name == "__metadata__" {
-                for (k, v) in (value as? [String: Any]) ?? [:] { metadata[k] = v as? String ?? "\(v)" }
+                guard let map = value as? [String: Any] else { throw bad("__metadata__ is \(JSONValues.describe(value)), not an object") }
+                for (k, v) in map {
+                    guard let text = v as? String else { throw bad("__metadata__ value '\(k)' is \(JSONValues.describe(v)), not a string") }
+                    metadata[k] = text
+                }
                 continue
             }
-            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = (info["shape"] as? [NSNumber])?.map({ $0.intValue }),
-                  let offsets = (info["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offsets.count == 2
-            else { throw .malformed(path: path, reason: "header entry '\(name)' lacks dtype, shape or data_offsets") }
-            guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataCount else {
-                throw .malformed(path: path, reason: "tensor '\(name)' data_offsets \(offsets) lie outside the \(dataCount)-byte data section")
+            guard let info = value as? [String: Any] else { throw bad("header entry '\(name)' is \(JSONValues.describe(value)), not an object") }
+            guard let dtypeValue = info["dtype"], let shapeValue = info["shape"], let offsetsValue = info["data_offsets"] else {
+                throw bad("header entry '\(name)' lacks dtype, shape or data_offsets")
             }
-            if let known = SafeTensorsDType(rawValue: dtype) {
-                let expected = shape.reduce(1, *) * known.size
-                guard shape.allSatisfy({ $0 >= 0 }), expected == offsets[1] - offsets[0] else {
-                    throw .malformed(path: path, reason: "tensor '\(name)' holds \(offsets[1] - offsets[0]) bytes but \(dtype) \(shape) needs \(expected)")
-                }
+            guard let dtype = dtypeValue as? String else { throw bad("tensor '\(name)' dtype is \(JSONValues.describe(dtypeValue)), not a string") }
+            guard let itemSize = Self.dtypeSizes[dtype] else {
+                throw bad("tensor '\(name)' has dtype '\(dtype)', which is not a safetensors dtype")
+            }
+            let shape = try Self.integers(shapeValue, field: "shape", tensor: name, path: path)
+            let offsets = try Self.integers(offsetsValue, field: "data_offsets", tensor: name, path: path)
+            guard offsets.count == 2 else { throw bad("tensor '\(name)' data_offsets has \(offsets.count) numbers, not [begin, end]") }
+            guard offsets[0] <= offsets[1] else { throw bad("tensor '\(name)' data_offsets \(offsets) end before they begin") }
+            guard offsets[1] <= dataCount else {
+                throw bad("tensor '\(name)' data_offsets \(offsets) lie outside the \(dataCount)-byte data section (file truncated?)")
+            }
+            var size = itemSize
+            for d in shape {
+                let (product, overflow) = size.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw bad("tensor '\(name)' shape \(shape) of \(dtype) overflows: its size does not fit in 64 bits") }
+                size = product
+            }
+            guard size == offsets[1] - offsets[0] else {
+                throw bad("tensor '\(name)' holds \(offsets[1] - offsets[0]) bytes but \(dtype) \(shape) needs \(size)")
             }
             entries[name] = SafeTensorsEntry(name: name, dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
         }
+        // The spans must tile the data section: begin at 0, each starting where the previous one ends, the
+        // last ending at the end of the file.
+        var end = 0
+        for entry in entries.values.sorted(by: { ($0.range.lowerBound, $0.range.upperBound, $0.name) < ($1.range.lowerBound, $1.range.upperBound, $1.name) }) {
+            guard entry.range.lowerBound == end else {
+                throw bad(entry.range.lowerBound < end
+                    ? "tensor '\(entry.name)' data_offsets [\(entry.range.lowerBound), \(entry.range.upperBound)] overlap another tensor's bytes (which end at \(end))"
+                    : "tensor '\(entry.name)' data_offsets begin at \(entry.range.lowerBound), leaving bytes \(end)..<\(entry.range.lowerBound) unused")
+            }
+            end = entry.range.upperBound
+        }
+        guard end == dataCount else { throw bad("the tensors end at byte \(end) of the data section, but the file holds \(dataCount - end) more bytes") }
         self.entries = entries
         self.metadata = metadata
+    }
+
+    /// A JSON list of non-negative integers (a shape or data offsets), refused with the field named.
+    private static func integers(_ value: Any, field: String, tensor: String, path: String) throws(CheckpointError) -> [Int] {
+        guard let list = value as? [Any] else {
+            throw .malformed(path: path, reason: "tensor '\(tensor)' \(field) is \(JSONValues.describe(value)), not a list of integers")
+        }
+        var out: [Int] = []
+        for item in list {
+            guard let n = JSONValues.integer(item) else {
+                throw .malformed(path: path, reason: "tensor '\(tensor)' \(field) holds \(JSONValues.describe(item)), not an integer that fits in 64 bits")
+            }
+            guard n >= 0 else { throw .malformed(path: path, reason: "tensor '\(tensor)' \(field) holds \(n); it must not be negative") }
+            out.append(n)
+        }
+        return out
     }
 
     /// Tensor names in sorted order.

@@ -41,17 +41,19 @@ public struct DetectionRow: Sendable {
     /// The CSV header matching `csvLine`.
     public static let csvHeader = "path,label,score,decision,error"
 
-    /// One RFC 4180 row: path,label,score,decision,error.
+    /// One RFC 4180 row on one line: path,label,score,decision,error. Control characters in the path and the
+    /// error are escaped (`CSV.singleLine`), so a file name holding a line break cannot split or forge a row.
     public var csvLine: String {
-        [CSV.field(path), label ?? "", score.map { "\($0)" } ?? "", decision.map { "\($0)" } ?? "", CSV.field(error ?? "")]
+        [CSV.field(CSV.singleLine(path)), label ?? "", score.map { "\($0)" } ?? "", decision.map { "\($0)" } ?? "",
+         CSV.field(CSV.singleLine(error ?? ""))]
             .joined(separator: ",")
     }
 
-    /// A fixed-width line for people: label, score, path (or the error).
+    /// A fixed-width line for people: label, score, path (or the error), control characters escaped.
     public var tableLine: String {
-        if let error { return "ERROR  \(String(repeating: " ", count: 10))  \(error)" }
+        if let error { return "ERROR  \(String(repeating: " ", count: 10))  \(CSV.singleLine(error))" }
         let s = String(format: "%10.4f", score!)
-        return (label == "fake" ? "FAKE " : "real ") + "  \(s)  \(path)"
+        return (label == "fake" ? "FAKE " : "real ") + "  \(s)  \(CSV.singleLine(path))"
     }
 }
 
@@ -62,6 +64,10 @@ extension JSONText {
 
 /// CSV quoting (RFC 4180): fields with a comma, quote or line break are quoted, quotes doubled.
 public enum CSV {
+    /// `text` on one line, unambiguously: JSON's string escapes without quotes (`JSONText.escaped`), so a
+    /// backslash becomes `\\`, a line feed `\n`, an escape character `\u001b`.
+    public static func singleLine(_ text: String) -> String { JSONText.escaped(text, quote: false) }
+
     public static func field(_ s: String) -> String {
         guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""

@@ -110,9 +110,46 @@ public final class Trainer {
 
     private var statePath: String { folder + "/state.json" }
 
-    private func readState() -> RunState? {
-        guard let data = FileManager.default.contents(atPath: statePath) else { return nil }
-        return try? JSONDecoder().decode(RunState.self, from: data)
+    /// The run's `state.json`, nil when there is none. A file that cannot be read, is not the JSON this
+    /// class writes, or holds values no run writes is refused with its path, what is wrong and what to do.
+    private func readState() throws -> RunState? {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: statePath) else { return nil }
+        let advice = "the run cannot be resumed from it. Restore the file, or delete it to start the run again in this "
+            + "folder (its checkpoints are then replaced), or choose another --output"
+        let data: Data
+        do { data = Data(try readSmallFile(statePath, limit: 1 << 20)) } catch { throw TrainingError("\(error); \(advice)") }
+        let state: RunState
+        do { state = try JSONDecoder().decode(RunState.self, from: data) } catch {
+            throw TrainingError("\(statePath) is corrupt (\(Self.describe(error))); \(advice)")
+        }
+        func corrupt(_ reason: String) -> TrainingError { TrainingError("\(statePath) is corrupt (\(reason)); \(advice)") }
+        if state.epochsDone < 0 { throw corrupt("epochsDone is \(state.epochsDone)") }
+        if state.badEpochs < 0 { throw corrupt("badEpochs is \(state.badEpochs)") }
+        if !state.bestMetric.isFinite { throw corrupt("bestMetric is \(state.bestMetric)") }
+        if let threads = state.threads, !(1...1024).contains(threads) { throw corrupt("threads is \(threads)") }
+        if state.epochsDone > 0, state.last == nil { throw corrupt("\(state.epochsDone) epochs done but no last checkpoint") }
+        for (key, name) in [("last", state.last), ("best", state.best)] {
+            guard let name else { continue }
+            guard name.hasPrefix("epoch-"), name.count > 6, name.dropFirst(6).allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                throw corrupt("\(key) is '\(name)', not a checkpoint name such as epoch-0007")
+            }
+            guard fm.fileExists(atPath: folder + "/checkpoints/" + name) else {
+                throw corrupt("\(key) names \(folder)/checkpoints/\(name), which does not exist")
+            }
+        }
+        return state
+    }
+
+    /// A decoding error in one line: what is wrong and at which key.
+    private static func describe(_ error: Error) -> String {
+        func at(_ path: [CodingKey]) -> String { path.isEmpty ? "" : " at '\(path.map(\.stringValue).joined(separator: "."))'" }
+        switch error as? DecodingError {
+        case let .dataCorrupted(c)?: return "not valid JSON" + at(c.codingPath) + ": " + c.debugDescription
+        case let .keyNotFound(key, c)?: return "no '\(key.stringValue)'" + at(c.codingPath)
+        case let .typeMismatch(_, c)?, let .valueNotFound(_, c)?: return c.debugDescription + at(c.codingPath)
+        default: return "\(error)"
+        }
     }
 
     private func writeState(_ state: RunState) throws {
@@ -151,7 +188,6 @@ public final class Trainer {
         if !fm.fileExists(atPath: folder + "/train.log"), !fm.createFile(atPath: folder + "/train.log", contents: nil) {
             throw TrainingError("\(folder): cannot create train.log")
         }
-        try writeText(try configuration.encodedYAML(), to: folder + "/config.yaml")
         let c = configuration
         let modelConfig = c.model
         var state = RunState(epochsDone: 0, last: nil, best: nil, bestMetric: 0, badEpochs: 0, stopped: false,
@@ -160,7 +196,7 @@ public final class Trainer {
         var optimizer = AdamW(parameters: ParameterSet.vit(modelConfig),
                               configuration: AdamWConfiguration(weightDecay: c.weightDecay))
         if resume { removeLeftovers() }
-        if resume, let saved = readState() {
+        if resume, let saved = try readState() {
             state = saved
             if let recorded = saved.threads, recorded != compute.threads {
                 if configuration.threads == nil {
@@ -174,7 +210,18 @@ public final class Trainer {
             state.threads = compute.threads  // what the rest of the run computes with
             if let last = saved.last {
                 let checkpoint = folder + "/checkpoints/" + last
-                weights = try VisionTransformer(folder: checkpoint).weights
+                let stored = try VisionTransformer(folder: checkpoint)
+                var storedConfig = stored.config
+                storedConfig.layerNormEps = modelConfig.layerNormEps
+                guard storedConfig == modelConfig else {
+                    func sizes(_ m: ViTConfig) -> String {
+                        "image-size \(m.imageSize), patch-size \(m.patchSize), hidden-size \(m.hiddenSize), layers \(m.layers), heads \(m.heads), "
+                            + "mlp-size \(m.intermediateSize)" + (m.qkvBias && m.activation == .gelu && m.channels == 3 ? "" : " (another activation, qkv_bias or num_channels)")
+                    }
+                    throw TrainingError("\(checkpoint) holds a model with \(sizes(stored.config)); the configuration asks for \(sizes(modelConfig)): "
+                                        + "resume with the run's own model sizes, or start a new run with another --output")
+                }
+                weights = stored.weights
                 _ = try optimizer.loadState(from: checkpoint + "/optimizer.safetensors")
                 try pruneCheckpoints(keeping: [saved.last, saved.best].compactMap { $0 })
                 note("resumed from \(checkpoint) after epoch \(saved.epochsDone)")
@@ -184,6 +231,8 @@ public final class Trainer {
         } else if fm.fileExists(atPath: statePath) {
             throw TrainingError("\(folder) already holds a run; pass --resume to continue it or choose another --output")
         }
+        // Written once the folder is known to be this run's (a refused resume leaves the run's own file).
+        try writeText(try configuration.encodedYAML(), to: folder + "/config.yaml")
         if state.stopped { note("the run had already stopped early"); return [] }
 
         let schedule = CosineSchedule(baseLR: c.learningRate, minLR: c.minLR, warmupLR: c.warmupLR,
@@ -206,7 +255,8 @@ public final class Trainer {
             try writeState(state)
             note("initial model (untrained): linear accuracy \(String(format: "%.4f", summary.selectionMetric))")
         }
-        for epoch in state.epochsDone..<c.epochs {
+        // A resume with fewer epochs than the run has done trains nothing more.
+        for epoch in state.epochsDone..<max(state.epochsDone, c.epochs) {
             let lr = schedule.learningRate(epoch: epoch)
             let loss = try trainEpoch(epoch: epoch, shards: trainShards, weights: &weights, optimizer: &optimizer, learningRate: lr)
             let model = VisionTransformer(config: modelConfig, weights: weights)
@@ -235,7 +285,7 @@ public final class Trainer {
                  + (state.stopped ? ", early stopping" : ""))
             if state.stopped || stopAfterEpoch == epoch { break }
         }
-        if let best = state.best, state.stopped || state.epochsDone == c.epochs {
+        if let best = state.best, state.stopped || state.epochsDone >= c.epochs {
             try writeRelease(from: best)
         }
         return summaries

@@ -1,3 +1,4 @@
+import Checkpoints
 import Detection
 import Foundation
 import Yams
@@ -77,10 +78,9 @@ extension TrainingConfiguration {
 
     /// Reads and applies a YAML configuration file (see `apply(yaml:file:)`).
     public mutating func apply(yamlFile path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError("\(path): cannot read the configuration file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else { throw TrainingError("\(path): not UTF-8 text") }
+        let bytes: [UInt8]
+        do { bytes = try readSmallFile(path, limit: 16 << 20) } catch { throw TrainingError("cannot read the configuration file \(error)") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw TrainingError("\(path): not UTF-8 text") }
         return try apply(yaml: text, file: path)
     }
 

@@ -51,18 +51,53 @@ public struct TrainingConfiguration: Sendable, Equatable {
                   imageSize: imageSize, layerNormEps: 1e-6)
     }
 
-    /// Checks the values fit together.
-    public func validate() throws {
-        try model.validate(source: "training configuration")
-        if numTransform < 0 { throw TrainingError("num-transform must be ≥ 0") }
-        if !(cropPercent > 0 && cropPercent <= 1) { throw TrainingError("crop-pct must be in (0, 1]") }
+    /// The training keys' names for the model sizes, for `ViTConfig.validate`'s messages.
+    static let modelKeys: ViTConfig.KeyNames = {
+        var k = ViTConfig.KeyNames()
+        k.hiddenSize = "hidden-size"; k.layers = "layers"; k.heads = "heads"; k.intermediateSize = "mlp-size"
+        k.patchSize = "patch-size"; k.imageSize = "image-size"
+        return k
+    }()
+
+    /// Checks every value is usable and the values fit together: the model sizes within `ViTConfig`'s
+    /// bounds, positive counts, finite rates, and a peak memory (`memoryEstimate`) within `physicalMemory`
+    /// (this machine's by default). Each error names the key.
+    public func validate(physicalMemory: UInt64 = ProcessInfo.processInfo.physicalMemory) throws {
+        do { try model.validate(source: "training configuration", keys: Self.modelKeys) } catch {
+            guard case let .badConfig(_, reason) = error else { throw error }
+            throw TrainingError(reason)
+        }
+        if numTransform < 0 { throw TrainingError("num-transform must be ≥ 0, found \(numTransform)") }
+        if !(cropPercent > 0 && cropPercent <= 1) { throw TrainingError("crop-pct must be in (0, 1], found \(cropPercent)") }
+        if Double(imageSize) / cropPercent > Double(ViTConfig.maxImageSize) {
+            throw TrainingError("crop-pct \(cropPercent) resizes image-size \(imageSize) views to more than \(ViTConfig.maxImageSize) pixels; raise crop-pct")
+        }
         if epochs < 1 || stepsPerEpoch < 1 || batchSize < 2 || gradientAccumulation < 1 {
             throw TrainingError("epochs and steps per epoch must be ≥ 1, batch size ≥ 2 (negatives need another record), accumulation ≥ 1")
+        }
+        for (key, value) in [("warmup-epochs", warmupEpochs), ("keep-checkpoints", keepCheckpoints), ("patience-epochs", patienceEpochs)] where value < 0 {
+            throw TrainingError("\(key) must be ≥ 0, found \(value)")
+        }
+        if shuffleBuffer < 1 { throw TrainingError("shuffle-buffer must be ≥ 1, found \(shuffleBuffer)") }
+        for (key, value) in [("data-len-linear", linearRecords), ("data-len-eval", validationRecords)] {
+            if let value, value < 1 { throw TrainingError("\(key) must be ≥ 1 (or null for all records), found \(value)") }
+        }
+        if let threads, !(1...1024).contains(threads) { throw TrainingError("threads must be from 1 to 1024, found \(threads)") }
+        for (key, value) in [("lr", learningRate), ("warmup-lr", warmupLR), ("min-lr", minLR), ("weight-decay", weightDecay)]
+        where !(value.isFinite && value >= 0) {
+            throw TrainingError("\(key) must be a finite number ≥ 0, found \(value)")
+        }
+        if !(temperature.isFinite && temperature > 0) { throw TrainingError("infonce-loss-temperature must be a finite number > 0, found \(temperature)") }
+        if let clip = clipGradient, !(clip.isFinite && clip > 0) { throw TrainingError("clip-grad must be a finite number > 0 (or null), found \(clip)") }
+        for (key, range) in [("global-crops-scale", globalCropScale), ("local-crops-scale", localCropScale)]
+        where !(range.lowerBound >= 0 && range.upperBound.isFinite) {
+            throw TrainingError("\(key) must be two finite numbers, 0 ≤ low ≤ high, found [\(range.lowerBound), \(range.upperBound)]")
         }
         if trainShards.isEmpty { throw TrainingError("no training shards (train-shards)") }
         if linearTrainShards.isEmpty || validationShards.isEmpty {
             throw TrainingError("head fitting and validation need linear-train-shards and val-shards-no-augm")
         }
+        try checkMemory(physicalMemory: physicalMemory)
     }
 
     /// The shard sets of a run, each with the folder its list files' names are relative to.

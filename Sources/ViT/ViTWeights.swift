@@ -99,8 +99,9 @@ extension ViTWeights {
     /// Reads the parameters from a safetensors file in either naming convention (detected from the names;
     /// a `vit.` prefix as in `ViTForImageClassification` is accepted). Every parameter must be present with
     /// exactly the shape the config implies, and no other tensor may be present, except a Hugging Face pooler
-    /// or classifier, which CoDE does not use.
-    public init(file: SafeTensorsFile, config: ViTConfig) throws(CheckpointError) {
+    /// or classifier, which CoDE does not use. Before anything is read, the config's sizes are compared with
+    /// the tensors present (`configSource` names the config in that error).
+    public init(file: SafeTensorsFile, config: ViTConfig, configSource: String = "the config") throws(CheckpointError) {
         let names = Set(file.entries.keys)
         let naming: WeightNaming
         var prefix = ""
@@ -113,6 +114,7 @@ extension ViTWeights {
         } else {
             throw .missingTensor(path: file.path, tensor: "embeddings.cls_token (Hugging Face) or cls_token (timm)")
         }
+        try Self.checkSizes(config, against: file, naming: naming, prefix: prefix, configSource: configSource)
         var values: [String: [Float]] = [:]
         var used = Set<String>()
         for p in parameterTable(config) {
@@ -135,6 +137,40 @@ extension ViTWeights {
             throw .unexpectedTensor(path: file.path, tensor: name)
         }
         try self.init(timmValues: values, config: config)
+    }
+
+    /// Compares the config's sizes with the tensors in `file`: the number of blocks present, and the sizes
+    /// the class token, the patch projection, the position embeddings and the first MLP show. A tensor that is
+    /// absent or of another rank is left to the per-tensor checks.
+    static func checkSizes(_ c: ViTConfig, against file: SafeTensorsFile, naming: WeightNaming, prefix: String,
+                           configSource: String) throws(CheckpointError) {
+        func mismatch(_ reason: String) -> CheckpointError { .configMismatch(config: configSource, weights: file.path, reason: reason) }
+        let blockPrefix = naming == .timm ? "blocks." : prefix + "encoder.layer."
+        var blocks = Set<Int>()
+        for name in file.entries.keys where name.hasPrefix(blockPrefix) {
+            if let index = Int(name.dropFirst(blockPrefix.count).prefix { $0 != "." }), index >= 0 { blocks.insert(index) }
+        }
+        let held = blocks.max().map { $0 + 1 } ?? 0
+        if held != c.layers {
+            throw mismatch("num_hidden_layers is \(c.layers), the weights hold \(held) blocks (\(blockPrefix)0 to \(blockPrefix)\(max(held - 1, 0)))")
+        }
+        func name(hf: String, timm: String) -> String { naming == .timm ? timm : prefix + hf }
+        let checks: [(key: String, value: Int, tensor: String, rank: Int, axis: Int)] = [
+            ("hidden_size", c.hiddenSize, name(hf: "embeddings.cls_token", timm: "cls_token"), 3, 2),
+            ("num_channels", c.channels, name(hf: "embeddings.patch_embeddings.projection.weight", timm: "patch_embed.proj.weight"), 4, 1),
+            ("patch_size", c.patchSize, name(hf: "embeddings.patch_embeddings.projection.weight", timm: "patch_embed.proj.weight"), 4, 2),
+            ("intermediate_size", c.intermediateSize, name(hf: "encoder.layer.0.intermediate.dense.weight", timm: "blocks.0.mlp.fc1.weight"), 2, 0),
+        ]
+        for check in checks {
+            guard let shape = file.entries[check.tensor]?.shape, shape.count == check.rank else { continue }
+            if shape[check.axis] != check.value {
+                throw mismatch("\(check.key) is \(check.value), tensor '\(check.tensor)' of shape \(shape) says \(shape[check.axis])")
+            }
+        }
+        let position = name(hf: "embeddings.position_embeddings", timm: "pos_embed")
+        if let shape = file.entries[position]?.shape, shape.count == 3, shape[1] != c.tokens {
+            throw mismatch("image_size \(c.imageSize) with patch_size \(c.patchSize) gives \(c.tokens) tokens, tensor '\(position)' of shape \(shape) holds \(shape[1])")
+        }
     }
 
     /// Builds the weights from a map of timm names to values (shapes already checked).

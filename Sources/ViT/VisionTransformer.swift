@@ -14,11 +14,13 @@ public struct VisionTransformer: Sendable {
         BLAS.configure()
     }
 
-    /// Loads a Hugging Face model folder: `config.json` and `model.safetensors`.
+    /// Loads a Hugging Face model folder: `config.json` and `model.safetensors` (which must describe the same
+    /// model: an error names both when they do not).
     public init(folder: String) throws(CheckpointError) {
-        let config = try ViTConfig(contentsOf: folder + "/config.json")
+        let configPath = folder + "/config.json"
+        let config = try ViTConfig(contentsOf: configPath)
         let file = try SafeTensorsFile(path: folder + "/model.safetensors")
-        self.init(config: config, weights: try ViTWeights(file: file, config: config))
+        self.init(config: config, weights: try ViTWeights(file: file, config: config, configSource: configPath))
     }
 
     /// Floats in one input image: channels × image size².

@@ -27,6 +27,9 @@ struct Detect: ParsableCommand {
               deepfake detect --model ./CoDE --format csv 'shots/*.png' > verdicts.csv
               deepfake detect --head linear --threshold 0.9 suspicious/
 
+            table and csv print one line per image: control characters in a path or an error are escaped \
+            as in JSON strings (\\n, \\t, \\u001b; a backslash as \\\\); jsonl is JSON.
+
             Exit status: 0 all images processed; 1 some inputs failed (each reported in its row); \
             2 the model or head could not be loaded; 64 usage error.
             """)

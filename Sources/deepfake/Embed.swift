@@ -23,7 +23,8 @@ struct Embed: ParsableCommand {
 
             jsonl prints one line per input, in input order: {"path": ..., "embedding": [...]} or \
             {"path": ..., "error": "..."}. npy writes a float32 [N, hidden] array to --output (rows of \
-            failed inputs are NaN) and prints {"path", "row"} or {"path", "error"} lines on stdout.
+            failed inputs are NaN) and prints {"path", "row"} or {"path", "error"} lines on stdout; an \
+            --output that cannot be written (missing folder, no permission) is refused before any work.
             The exit status is 1 when any input failed; the others are still processed.
             """)
 
@@ -49,6 +50,10 @@ struct Embed: ParsableCommand {
     func validate() throws {
         if format == .npy && output == nil { throw ValidationError("--format npy needs --output FILE.npy") }
         if format == .jsonl && output != nil { throw ValidationError("--output is only used with --format npy") }
+        // Refuse an output that cannot be written before any image is embedded.
+        if let output {
+            do { try checkWritable(output) } catch { throw ValidationError("--output \(error)") }
+        }
     }
 
     func run() throws {
