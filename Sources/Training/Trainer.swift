@@ -78,6 +78,11 @@ public final class Trainer {
     public let progress: (StepProgress) -> Void
     private var compute: ComputeOptions
     private let folder: String
+    /// The shards of each set, without those found missing at the start (`on-error: skip`).
+    private var shardSets: [TrainingConfiguration.ShardSet: [String]] = [:]
+    /// Shards left out because they were missing when the run started (`on-error: skip`); a caller ends with a
+    /// failure status when there are any.
+    public private(set) var missingShards: [String] = []
 
     public init(configuration: TrainingConfiguration, log: @escaping (String) -> Void = { _ in },
                 progress: @escaping (StepProgress) -> Void = { _ in }) throws {
@@ -106,6 +111,12 @@ public final class Trainer {
         /// The thread count the run computes with: gradients are summed per thread, so a resume keeps it to
         /// stay bit for bit (nil in runs from before it was recorded).
         var threads: Int?
+        /// Shards the data keys name that were missing when the run (or its last resume) started and were left out
+        /// under `on-error: skip`, as `LIST line N: FILE` or `'PATTERN': FILE` (nil: none).
+        var missingShards: [String]?
+        /// Training records left out of their step because an image did not decode, all epochs recorded so far
+        /// (nil: none).
+        var recordsLeftOut: Int?
     }
 
     private var statePath: String { folder + "/state.json" }
@@ -184,6 +195,7 @@ public final class Trainer {
     @discardableResult
     public func run(resume: Bool = false, stopAfterEpoch: Int? = nil) throws -> [EpochSummary] {
         let fm = FileManager.default
+        let missing = try resolveShardSets()
         try fm.createDirectory(atPath: folder + "/checkpoints", withIntermediateDirectories: true)
         if !fm.fileExists(atPath: folder + "/train.log"), !fm.createFile(atPath: folder + "/train.log", contents: nil) {
             throw TrainingError("\(folder): cannot create train.log")
@@ -233,11 +245,13 @@ public final class Trainer {
         }
         // Written once the folder is known to be this run's (a refused resume leaves the run's own file).
         try writeText(try configuration.encodedYAML(), to: folder + "/config.yaml")
+        for problem in missing { note("warning: \(problem) (on-error: skip; the run goes on without it)") }
+        state.missingShards = missingShards.isEmpty ? nil : missingShards
         if state.stopped { note("the run had already stopped early"); return [] }
 
         let schedule = CosineSchedule(baseLR: c.learningRate, minLR: c.minLR, warmupLR: c.warmupLR,
                                       warmupEpochs: c.warmupEpochs, epochs: c.epochs)
-        let trainShards = try c.shardNames(.train)
+        let trainShards = try shards(.train)
         var summaries: [EpochSummary] = []
         if !fm.fileExists(atPath: folder + "/summary.csv") {
             try writeText("epoch,lr,train_loss,eval_accuracy,linear_clean,knn_clean,svm_clean,linear_transf,knn_transf,svm_transf\n",
@@ -258,7 +272,9 @@ public final class Trainer {
         // A resume with fewer epochs than the run has done trains nothing more.
         for epoch in state.epochsDone..<max(state.epochsDone, c.epochs) {
             let lr = schedule.learningRate(epoch: epoch)
-            let loss = try trainEpoch(epoch: epoch, shards: trainShards, weights: &weights, optimizer: &optimizer, learningRate: lr)
+            let (loss, leftOut) = try trainEpoch(epoch: epoch, shards: trainShards, weights: &weights, optimizer: &optimizer,
+                                                 learningRate: lr)
+            if leftOut > 0 { state.recordsLeftOut = (state.recordsLeftOut ?? 0) + leftOut }
             let model = VisionTransformer(config: modelConfig, weights: weights)
             let (heads, clean, transformed) = try fitAndValidate(model: model, epoch: epoch)
             let summary = EpochSummary(epoch: epoch, learningRate: lr, trainLoss: loss, cleanAccuracy: clean,
@@ -288,12 +304,55 @@ public final class Trainer {
         if let best = state.best, state.stopped || state.epochsDone >= c.epochs {
             try writeRelease(from: best)
         }
+        if let leftOut = state.recordsLeftOut {
+            note("data: \(leftOut) undecodable training records left out of their steps (each replaced by the next record)")
+        }
+        if !missingShards.isEmpty { note("data: \(missingShards.count) missing shards left out (on-error: skip)") }
         return summaries
     }
 
-    /// The contrastive steps of one epoch; returns the mean loss.
+    /// Resolves every shard set and checks its local shards: one that is missing or cannot be opened stops the
+    /// run here, naming the list, line and file (`on-error: stop`), or is left out of its set (`skip`: listed
+    /// in `missingShards` and returned as warnings). A set left with no shard stops the run either way.
+    private func resolveShardSets() throws -> [String] {
+        var problems: [String] = [], missing: [String] = []
+        for set in TrainingConfiguration.ShardSet.allCases {
+            var kept: [String] = []
+            for entry in try configuration.shardEntries(set) {
+                if case .file(let path) = try ShardSpec.location(of: entry.name), let reason = ShardSpec.localFileProblem(path) {
+                    if !missing.contains(entry.description) {
+                        missing.append(entry.description)
+                        problems.append("\(entry): \(reason)")
+                    }
+                } else {
+                    kept.append(entry.name)
+                }
+            }
+            shardSets[set] = kept
+        }
+        if !problems.isEmpty && configuration.onError == .stop {
+            throw TrainingError("shards that cannot be read:\n  " + problems.joined(separator: "\n  ")
+                                + "\n(on-error: skip trains on the other shards instead)")
+        }
+        let needed: [(TrainingConfiguration.ShardSet, String)] = [(.train, "train-shards"), (.linearTrain, "linear-train-shards"),
+                                                                  (.validation, "val-shards-no-augm")]
+        for (set, key) in needed where shardSets[set]?.isEmpty != false {
+            throw TrainingError("no shard of \(key) can be read:\n  " + problems.joined(separator: "\n  "))
+        }
+        missingShards = missing
+        return problems
+    }
+
+    /// The shards of `set` (without the missing ones once the run has checked them).
+    private func shards(_ set: TrainingConfiguration.ShardSet) throws -> [String] {
+        if let known = shardSets[set] { return known }
+        return try configuration.shardNames(set)
+    }
+
+    /// The contrastive steps of one epoch; returns the mean loss and how many records were left out because an
+    /// image did not decode.
     private func trainEpoch(epoch: Int, shards: [String], weights: inout ViTWeights, optimizer: inout AdamW,
-                            learningRate: Double) throws -> Double {
+                            learningRate: Double) throws -> (loss: Double, leftOut: Int) {
         let c = configuration
         let report = PipelineReport()
         var samples = ShardList(shards).resampled(seed: c.seed, epoch: epoch)
@@ -309,46 +368,65 @@ public final class Trainer {
                                    microBatch: 4 * b > 64 ? 64 : nil)
         var accumulator = GradientAccumulator(parameters: optimizer.parameters, microBatches: c.gradientAccumulation)
         var total = 0.0
+        var leftOut = 0
         let start = Date()
+        func nextSample() throws -> Sample {
+            guard let sample = try samples.next() else { throw TrainingError("the training shards yielded no samples") }
+            return sample
+        }
         for s in 0..<c.stepsPerEpoch {
             for micro in 0..<c.gradientAccumulation {
-                // Read B usable records (broken ones are logged and replaced).
                 var records: [Sample] = []
-                while records.count < b {
-                    guard let sample = try samples.next() else { throw TrainingError("the training shards yielded no samples") }
-                    records.append(sample)
-                }
+                while records.count < b { records.append(try nextSample()) }
                 var first = [Float](repeating: 0, count: 4 * b * perView)
                 var second = [Float](repeating: 0, count: 4 * b * perView)
                 var failures = [String?](repeating: nil, count: b)
                 let rng = RandomSource(seed: c.seed).derived(UInt64(epoch), UInt64(s), UInt64(micro))
-                first.withUnsafeMutableBufferPointer { f in
-                second.withUnsafeMutableBufferPointer { g in
-                failures.withUnsafeMutableBufferPointer { fails in
-                    let f = UncheckedSendable(f), g = UncheckedSendable(g), fails = UncheckedSendable(fails)
-                    parallelFor(b, threads: compute.threads) { i in
-                        switch decodeRecord(records[i]) {
-                        case let .failure(e): fails.value[i] = e.description
-                        case let .success(record):
-                            views.makeViews(real: record.real, fakes: record.fakes, rng: rng.derived(UInt64(i))) { view in
-                                let (buffer, group): (UnsafeMutableBufferPointer<Float>, Int)
-                                switch view {
-                                case .real: (buffer, group) = (f.value, 0)
-                                case .fake: (buffer, group) = (f.value, 1)
-                                case .augmentedReal: (buffer, group) = (f.value, 2)
-                                case .augmentedFake: (buffer, group) = (f.value, 3)
-                                case .globalReal: (buffer, group) = (g.value, 0)
-                                case .localReal: (buffer, group) = (g.value, 1)
-                                case .globalFake: (buffer, group) = (g.value, 2)
-                                case .localFake: (buffer, group) = (g.value, 3)
+                // A record whose images do not decode leaves its slot's views untouched: it is logged and its slot
+                // is filled again from the next record, until every slot has views.
+                var pending = Array(0..<b), replaced = 0
+                while !pending.isEmpty {
+                    let slots = pending
+                    first.withUnsafeMutableBufferPointer { f in
+                    second.withUnsafeMutableBufferPointer { g in
+                    failures.withUnsafeMutableBufferPointer { fails in
+                        let f = UncheckedSendable(f), g = UncheckedSendable(g), fails = UncheckedSendable(fails)
+                        parallelFor(slots.count, threads: compute.threads) { j in
+                            let i = slots[j]
+                            switch decodeRecord(records[i]) {
+                            case let .failure(e): fails.value[i] = e.description
+                            case let .success(record):
+                                views.makeViews(real: record.real, fakes: record.fakes, rng: rng.derived(UInt64(i))) { view in
+                                    let (buffer, group): (UnsafeMutableBufferPointer<Float>, Int)
+                                    switch view {
+                                    case .real: (buffer, group) = (f.value, 0)
+                                    case .fake: (buffer, group) = (f.value, 1)
+                                    case .augmentedReal: (buffer, group) = (f.value, 2)
+                                    case .augmentedFake: (buffer, group) = (f.value, 3)
+                                    case .globalReal: (buffer, group) = (g.value, 0)
+                                    case .localReal: (buffer, group) = (g.value, 1)
+                                    case .globalFake: (buffer, group) = (g.value, 2)
+                                    case .localFake: (buffer, group) = (g.value, 3)
+                                    }
+                                    let offset = (group * b + i) * perView
+                                    return UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + perView)])
                                 }
-                                let offset = (group * b + i) * perView
-                                return UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + perView)])
                             }
                         }
+                    }}}
+                    pending = slots.filter { failures[$0] != nil }
+                    for i in pending {
+                        note("warning: \(failures[i]!) (the record is left out of the step, replaced by the next record)")
+                        failures[i] = nil
+                        records[i] = try nextSample()
                     }
-                }}}
-                for case let failure? in failures { note("warning: \(failure) (the record's views stay black this step)") }
+                    leftOut += pending.count
+                    replaced += pending.count
+                    if replaced > max(1000, 10 * b) {
+                        throw TrainingError("more than \(max(1000, 10 * b)) undecodable training records in one step: the training "
+                                            + "shards hold too few images that decode")
+                    }
+                }
                 var permutationRNG = rng.derived(0xFE12)
                 let permutation = AugmentationPermutation.draw(records: b, using: &permutationRNG)
                 let model = VisionTransformer(config: c.model, weights: weights)
@@ -371,7 +449,7 @@ public final class Trainer {
                                   epochs: c.epochs, elapsed: elapsed))
         }
         if report.counts.samplesSkipped > 0 || report.counts.shardsFailed > 0 { note("data: \(report.counts)") }
-        return total / Double(c.stepsPerEpoch)
+        return (total / Double(c.stepsPerEpoch), leftOut)
     }
 
     /// The view pipeline for this model size: crops at the model's image size, Resize(floor(size / crop-pct)) + CenterCrop.
@@ -389,9 +467,9 @@ public final class Trainer {
     /// Embeds the records of a shard set (real and every generated image; Resize + CenterCrop as upstream's
     /// in-training evaluation), at most `limit` records.
     func embedRecords(_ set: TrainingConfiguration.ShardSet, model: VisionTransformer, limit: Int?) throws -> HeadTrainingSet {
-        let shards = try configuration.shardNames(set)
+        let names = try shards(set)
         let report = PipelineReport()
-        var iterator = ShardList(shards).samples(from: TarShardSource(), report: report, onError: .skip).makeIterator()
+        var iterator = ShardList(names).samples(from: TarShardSource(), report: report, onError: .skip).makeIterator()
         let prep = viewConfiguration.preprocessing
         var vectors: [Float] = [], labels: [Bool] = []
         var count = 0

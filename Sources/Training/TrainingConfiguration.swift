@@ -35,6 +35,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Records read from the head-fitting and validation shards each epoch (nil: all).
     public var linearRecords: Int? = 9600, validationRecords: Int? = 4800
     public var shuffleBuffer = 1000
+    /// A shard named by the data keys that does not exist or cannot be opened when the run starts: `.stop` ends
+    /// the run before any step; `.skip` trains without it, warns, records it in state.json and ends with status 1.
+    public var onError: ErrorPolicy = .stop
     // Selection and outputs.
     /// Fit the heads on the untrained model and validate it before epoch 0 (summary.csv's epoch −1 row).
     public var initialValidation = true
@@ -101,7 +104,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     }
 
     /// The shard sets of a run, each with the folder its list files' names are relative to.
-    public enum ShardSet: Sendable {
+    public enum ShardSet: Sendable, CaseIterable {
         case train, linearTrain, validation, validationTransformed
     }
 
@@ -109,6 +112,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// data folder (`data-dir` for training and head fitting, `data-dir-eval-no-augm` / `data-dir-eval-augm`
     /// for validation, as upstream's loader does), or to the list file's own folder when none is set.
     public func shardNames(_ set: ShardSet) throws -> [String] {
+        try shardEntries(set).map(\.name)
+    }
+
+    /// `shardNames(set)` with where each name comes from (list file and line, or pattern).
+    public func shardEntries(_ set: ShardSet) throws -> [ShardEntry] {
         let (specs, root): ([String], String?)
         switch set {
         case .train: (specs, root) = (trainShards, dataDir)
@@ -116,7 +124,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         case .validation: (specs, root) = (validationShards, dataDirEvalNoAugm)
         case .validationTransformed: (specs, root) = (validationTransformedShards, dataDirEvalAugm)
         }
-        return try specs.flatMap { spec throws in try ShardSpec.resolve(spec, root: root) }
+        return try specs.flatMap { spec throws in try ShardSpec.resolveEntries(spec, root: root) }
     }
 }
 

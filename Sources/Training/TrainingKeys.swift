@@ -1,4 +1,5 @@
 import Foundation
+import WebDataset
 import Yams
 
 /// What a configuration key does here.
@@ -277,6 +278,15 @@ extension TrainingKey {
         records("data-len-linear", \.linearRecords, "Records read from the head-fitting shards (null: all)."),
         records("data-len-eval", \.validationRecords, "Records read from each validation set (null: all)."),
         integer("shuffle-buffer", \.shuffleBuffer, "Shuffle buffer of the training records."),
+        stored("on-error", [], .text, \.onError,
+               "A shard the data keys name that is missing when the run starts: stop (the run does not start) or skip "
+               + "(train on the rest, warn, record it in state.json, exit with status 1 at the end).", decode: { v in
+            switch try v.decode(String.self).lowercased() {
+            case "stop": return .stop
+            case "skip": return .skip
+            case let other: throw TrainingKeyProblem(key: v.key.stringValue, message: "\(other) is refused: on-error must be stop or skip")
+            }
+        }, encode: { $0 == .stop ? "stop" : "skip" }, show: { $0 == .stop ? "stop" : "skip" }),
         fixedText("dataset", accepts: ["elsa_v2_train_dino"], "How training records become views.",
                   refusal: "training records are D3 records made into CoDE's 8 views (upstream's elsa_v2_train_dino)"),
         fixedText("dataset-eval", accepts: ["elsa_v2_all"], "How head-fitting and validation records are read.",

@@ -14,8 +14,9 @@
 // * a field repeated within one sample is an error (webdataset raises ValueError "duplicate file name"); under
 //   `ShardErrorPolicy.skip` it ends the shard like any other error.
 //
-// Errors. `.stop`: the shard's iterator ends with the error (the samples before it were delivered; the sample
-// being assembled is dropped). `.skip`: the shard ends at the first error, without an error element; what was
+// Errors. `.stop`: the shard's iterator ends with the error (the samples before it were delivered, the last
+// of them as soon as a member of another key had begun, even when that member's data was cut; the sample
+// being assembled is dropped: a cut inside a header leaves unknown whether more of its members followed). `.skip`: the shard ends at the first error, without an error element; what was
 // lost is recorded in the source's `ShardReadLog` (and written to standard error unless disabled): the sample
 // being assembled, the unread bytes and an estimate of the samples in them. webdataset's handlers differ here:
 // with `warn_and_continue` a broken shard's partial sample is kept and may be merged into the next shard's
@@ -218,7 +219,22 @@ public final class ShardSampleReader {
         }
         do throws(WebDatasetError) {
             while true {
-                guard let header = try tar.nextHeader() else {
+                let next: TarHeader?
+                do throws(WebDatasetError) {
+                    next = try tar.nextHeader()
+                } catch {
+                    // The archive ends inside the data of a member whose header was read: when that member starts
+                    // another sample, the one being assembled is complete and comes out before the error.
+                    guard let finished = current, let name = tar.truncatedMemberName,
+                          !(options.skipMetaMembers && isWebDatasetMetaName(name)),
+                          let (keyPart, _) = splitSampleName(name), !finished.key.utf8.elementsEqual(keyPart.utf8)
+                    else { throw error }
+                    current = Sample(key: String(keyPart), shard: shard, fields: [])  // the sample that was cut
+                    pendingError = error
+                    report.samples += 1
+                    return finished
+                }
+                guard let header = next else {
                     let last = current
                     current = nil
                     if last != nil { report.samples += 1 }

@@ -2,6 +2,11 @@
 // `::`-separated lists of patterns (webdataset's `expand_urls`), `.shards` list files (CoDE's
 // `src/dataset/shards/*`), local paths, `file://` and `http(s)://` URLs, and `-` for standard input.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 
 /// Where a shard's bytes come from.
@@ -51,6 +56,11 @@ public enum ShardSpec {
     /// Lines that are absolute paths, URLs or `-` are kept as they are.
     /// - Parameter root: folder (or URL prefix) the names are relative to; nil: the list file's own folder.
     public static func readList(_ path: String, root: String? = nil) throws(WebDatasetError) -> [String] {
+        try readListEntries(path, root: root).map(\.name)
+    }
+
+    /// ``readList(_:root:)`` with the line each name is on.
+    public static func readListEntries(_ path: String, root: String? = nil) throws(WebDatasetError) -> [ShardEntry] {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -61,33 +71,46 @@ public enum ShardSpec {
             throw WebDatasetError(shard: path, reason: "the shard list is not UTF-8 text")
         }
         let base = root ?? (path as NSString).deletingLastPathComponent
-        var names: [String] = []
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        var entries: [ShardEntry] = []
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (number, line) in lines.enumerated() {
             let name = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if name.isEmpty { continue }
-            if name.hasPrefix("/") || name == "-" || schemeOf(name) != nil || base.isEmpty {
-                names.append(name)
-            } else {
-                names.append(base + "/" + name)
-            }
+            let joined = name.hasPrefix("/") || name == "-" || schemeOf(name) != nil || base.isEmpty ? name : base + "/" + name
+            entries.append(ShardEntry(name: joined, spec: path, line: number + 1))
         }
-        return names
+        return entries
     }
 
     /// Resolves a user's shard specification: a list file (name ending in `.shards` or `-shards`, as CoDE's lists)
     /// is read with ``readList(_:root:)``; anything else is expanded with ``expand(_:)``. Every resulting name is
     /// checked with ``location(of:)``.
     public static func resolve(_ spec: String, root: String? = nil) throws(WebDatasetError) -> [String] {
+        try resolveEntries(spec, root: root).map(\.name)
+    }
+
+    /// ``resolve(_:root:)`` with where each name comes from (the list file and line, or the pattern).
+    public static func resolveEntries(_ spec: String, root: String? = nil) throws(WebDatasetError) -> [ShardEntry] {
         let trimmed = spec.trimmingCharacters(in: .whitespacesAndNewlines)
-        let names: [String]
+        let entries: [ShardEntry]
         if schemeOf(trimmed) == nil && (trimmed.hasSuffix(".shards") || trimmed.hasSuffix("-shards")) {
-            names = try readList(trimmed, root: root)
+            entries = try readListEntries(trimmed, root: root)
         } else {
-            names = try expand(trimmed)
+            entries = try expand(trimmed).map { ShardEntry(name: $0, spec: trimmed, line: nil) }
         }
-        guard !names.isEmpty else { throw WebDatasetError(shard: spec, reason: "no shards") }
-        for name in names { _ = try location(of: name) }
-        return names
+        guard !entries.isEmpty else { throw WebDatasetError(shard: spec, reason: "no shards") }
+        for entry in entries { _ = try location(of: entry.name) }
+        return entries
+    }
+
+    /// Why the local shard file `path` cannot be read, or nil: it does not exist, is a folder, or cannot be opened
+    /// for reading. (Only what can be known before reading it: a damaged archive is found when it is read.)
+    public static func localFileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return pathErrorText(errno, path) }
+        if info.st_mode & S_IFMT == S_IFDIR { return "is a folder, not a tar file" }
+        guard access(path, R_OK) == 0 else { return "cannot be read: " + pathErrorText(errno, path) }
+        return nil
     }
 
     /// Where `shard` is read from: `-` is standard input, `http://`/`https://` a URL, `file://` a local path
@@ -115,6 +138,21 @@ public enum ShardSpec {
             throw WebDatasetError(shard: shard, reason: "unsupported URL scheme '\(scheme)' (supported: local paths, file://, http://, https://, -)")
         }
     }
+}
+
+/// A shard name and where it was named: a line of a list file, or a pattern it expanded from.
+public struct ShardEntry: Sendable, Hashable, CustomStringConvertible {
+    /// The shard (as ``ShardSpec/resolve(_:root:)`` gives it).
+    public var name: String
+    /// The list file or the pattern.
+    public var spec: String
+    /// The list file's line, from 1; nil for a pattern.
+    public var line: Int?
+
+    /// Where it was named: `LIST line N`, or the pattern in quotes.
+    public var origin: String { line.map { "\(spec) line \($0)" } ?? "'\(spec)'" }
+    /// `ORIGIN: NAME`.
+    public var description: String { "\(origin): \(name)" }
 }
 
 /// The lower-cased scheme of `text` when it starts with `scheme://`.

@@ -100,6 +100,10 @@ public final class TarReader {
     public var offset: Int64 { bufferOrigin + Int64(start) }
     /// True once the end of the archive has been reached.
     public var isFinished: Bool { if case .finished = state { return true } else { return false } }
+    /// The name of the regular member whose header was read but whose data the archive is too short to hold,
+    /// when that is why the last ``nextHeader()`` threw; nil otherwise. It tells a reader grouping members into
+    /// samples which sample the missing bytes belonged to.
+    public private(set) var truncatedMemberName: String?
 
     private enum State { case betweenMembers, inMember, finished, failed(WebDatasetError) }
 
@@ -168,6 +172,7 @@ public final class TarReader {
         case .inMember: try skipData()
         case .betweenMembers: break
         }
+        truncatedMemberName = nil
         do throws(WebDatasetError) {
             return try readHeader()
         } catch {
@@ -288,7 +293,12 @@ public final class TarReader {
                 local = PaxValues(); hasLocal = false; longName = nil; longLink = nil; firstHeaderOffset = nil
                 continue
             }
-            try checkFits(size, name: name, dataOffset: dataOffset, headerOffset: firstHeaderOffset ?? blockOffset)
+            do throws(WebDatasetError) {
+                try checkFits(size, name: name, dataOffset: dataOffset, headerOffset: firstHeaderOffset ?? blockOffset)
+            } catch {
+                truncatedMemberName = name
+                throw error
+            }
 
             let mode = try number(block, 100, 8, "mode", at: blockOffset)
             var mtime = Double(try number(block, 136, 12, "mtime", at: blockOffset))

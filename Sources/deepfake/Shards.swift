@@ -20,8 +20,17 @@ struct Shards: ParsableCommand {
             discussion: """
                 Samples are keyed elsa_v2__{split}__{id} with fields caption.txt, gen_0..gen_3.{ext}, \
                 real.{ext}, url.txt, as upstream's wds_creation writes them, but images keep their bytes (no \
-                re-encoding) and incomplete records are listed instead of silently skipped. Shards are named \
+                re-encoding) and what is left out is listed instead of silently skipped. Shards are named \
                 {prefix}-NNNNNN.tar and written atomically.
+
+                Only regular files under --from are read; symbolic links are followed when they stay inside \
+                --from (--follow-symlinks follows the others). Incomplete records and every name passed over \
+                (links leaving --from, broken links, link loops, names that are not UTF-8, FIFOs and devices, \
+                ids that cannot be keys) are listed with the reason in incomplete.txt, and the exit status is 1.
+
+                A non-empty --out is refused unless --resume (keep the shards an interrupted run completed and \
+                go on: the result is that of an uninterrupted run) or --overwrite (remove this prefix's shards \
+                and incomplete.txt, nothing else, then write) is given.
 
                 Example: deepfake shards create --from data_d3/ --out shards/ --per-shard 5000 --split train
                 """)
@@ -30,30 +39,42 @@ struct Shards: ParsableCommand {
         @Option(help: "Records per shard.") var perShard: Int = 5000
         @Option(help: "Split name used in the keys.") var split: String = "train"
         @Option(help: "Key and file-name prefix.") var prefix: String = "elsa_v2"
+        @Flag(help: "Follow symbolic links that lead outside --from.") var followSymlinks = false
+        @Flag(help: "Continue an interrupted run in --out.") var resume = false
+        @Flag(help: "Replace this prefix's shards and incomplete.txt in --out.") var overwrite = false
 
-        func validate() throws { if perShard < 1 { throw ValidationError("--per-shard must be at least 1") } }
+        func validate() throws {
+            if perShard < 1 { throw ValidationError("--per-shard must be at least 1") }
+            if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        }
 
         func run() throws {
-            let records = try scanD3Records(root: from)
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let writer = try ShardWriter(pattern: out + "/\(prefix)-%06d.tar", options: ShardWriterOptions(maxCount: perShard))
-            var progress = ProgressBar(total: records.count, label: "shards")
-            var incomplete: [String] = []
-            for record in records {
-                progress.advance()
-                do {
-                    try writer.write(try record.sample(prefix: prefix, split: split))
-                } catch {
-                    incomplete.append("\(record.id): \(error)")
+            var options = D3ShardOptions(source: from, output: out)
+            options.perShard = perShard; options.split = split; options.prefix = prefix
+            options.followSymlinks = followSymlinks
+            options.existing = resume ? .resume : overwrite ? .overwrite : .refuse
+            var progress: ProgressBar?
+            let summary: D3ShardSummary
+            do throws(D3ShardsError) {
+                summary = try createD3Shards(options) { done, total in
+                    if progress == nil { progress = ProgressBar(total: total, label: "shards") }
+                    progress!.advance()
                 }
+            } catch {
+                progress?.finish()
+                if error.isUsageError { throw ValidationError(error.description) }
+                printError("error: \(error)")
+                throw ExitCode(1)
             }
-            progress.finish()
-            let shards = try writer.close()
-            print("wrote \(records.count - incomplete.count) records into \(shards.count) shards in \(out)")
-            if !incomplete.isEmpty {
-                let report = out + "/incomplete.txt"
-                try incomplete.joined(separator: "\n").appending("\n").write(toFile: report, atomically: true, encoding: .utf8)
-                printError("\(incomplete.count) incomplete or unreadable records left out; listed in \(report)")
+            progress?.finish()
+            let kept = summary.keptShards > 0 ? "kept \(summary.keptShards) shards of the interrupted run; " : ""
+            print(kept + "\(summary.records) records in \(summary.shards.count) shards in \(out)")
+            if let report = summary.report {
+                printError("\(summary.problems.count) records or names left out; listed in \(report)")
+                throw ExitCode(1)
+            }
+            if summary.records == 0 {
+                printError("error: no D3 record found in \(from) ({id}_gen0..3.*, {id}_real.*, {id}_prompt.txt, {id}_url.txt)")
                 throw ExitCode(1)
             }
         }

@@ -74,6 +74,10 @@ struct Train: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(1)
         }
+        if !trainer.missingShards.isEmpty {
+            printError("error: trained without \(trainer.missingShards.count) missing shards (on-error: skip; listed above and in state.json)")
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -77,6 +77,67 @@ final class BadShardTests: XCTestCase {
         }
     }
 
+    /// A shard cut inside the data of a sample's first member: the sample before it was complete (a member of
+    /// another key had begun) and comes out, then the error; the sample that was cut is counted as dropped. The
+    /// same in memory, through a pipe (unknown length), TarShardSource under both policies, the pipeline, and HTTP
+    /// (a short body, and a connection dropped by a server without ranges).
+    func testCompleteSampleBeforeACutFirstMemberIsKept() throws {
+        let folder = try temporaryFolder(self)
+        let samples = (0..<3).map { testSample($0, size: 3000) }
+        let archive = try makeArchive(samples)
+        let headers = TarReader(bytes: archive)
+        var firstMembers: [TarHeader] = []
+        while let header = try headers.nextHeader() {
+            if header.name.hasSuffix(".cls") { firstMembers.append(header) }
+        }
+        let cut = Array(archive.prefix(Int(firstMembers[1].dataOffset) + 10))
+        let first = readSamples(archive).samples[0]
+        XCTAssertEqual(first.key, samples[0].key)
+
+        func check(_ results: [Result<Sample, WebDatasetError>], name: String, _ label: String, reason: String = "truncated") {
+            XCTAssertEqual(results.count, 2, label)
+            XCTAssertEqual(try? results.first?.get(), Sample(key: first.key, shard: name, fields: first.fields), label)
+            guard case .failure(let error)? = results.last else { return XCTFail("\(label): no error element") }
+            XCTAssertEqual(error.shard, name, label)
+            XCTAssertTrue(error.reason.contains(reason), "\(label): \(error.reason)")
+        }
+
+        let memory = readSamples(cut, name: "cut.tar")
+        XCTAssertEqual(memory.samples.map(\.key), [first.key])
+        XCTAssertNotNil(memory.error)
+        XCTAssertEqual(memory.report.samples, 1)
+        XCTAssertEqual(memory.report.droppedSamples, 1, "the cut sample is counted as lost")
+        let pipe = ShardSampleReader(tar: TarReader(stream: UnknownLengthStream(cut), shard: "pipe"))
+        XCTAssertEqual(try pipe.next()?.key, first.key)
+        XCTAssertThrowsError(try pipe.next())
+
+        let path = folder + "/cut.tar"
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(cut)))
+        check(Array(TarShardSource().samples(of: path)), name: path, "TarShardSource .stop")
+        var skipOptions = ShardReadOptions(errorPolicy: .skip)
+        skipOptions.warnOnSkip = false
+        let skip = TarShardSource(options: skipOptions)
+        XCTAssertEqual(Array(skip.samples(of: path)).compactMap { try? $0.get().key }, [first.key])
+        XCTAssertEqual(skip.log.failures.first?.samples, 1)
+        XCTAssertEqual(skip.log.failures.first?.droppedSamples, 1)
+
+        let report = PipelineReport()
+        let skipped = try ShardList([path, path]).samples(from: TarShardSource(), report: report, onError: .skip).collect()
+        XCTAssertEqual(skipped.map(\.key), [first.key, first.key])
+        XCTAssertEqual(report.counts.shardsFailed, 2)
+        var stopping = ShardList([path]).samples(from: TarShardSource(), report: PipelineReport(), onError: .stop).makeIterator()
+        XCTAssertEqual(try stopping.next()?.key, first.key)
+        XCTAssertThrowsError(try stopping.next())
+
+        let server = try LoopbackFileServer()
+        defer { server.stop() }
+        server.add("cut.tar", .init(bytes: cut))
+        check(Array(TarShardSource().samples(of: server.baseURL + "/cut.tar")), name: server.baseURL + "/cut.tar", "HTTP short body")
+        server.add("dropped.tar", .init(bytes: archive, ranges: false, cutAfter: cut.count, cutTimes: 100))
+        check(Array(TarShardSource().samples(of: server.baseURL + "/dropped.tar")), name: server.baseURL + "/dropped.tar",
+              "HTTP dropped connection", reason: "transfer")
+    }
+
     func testCorruptHeaders() throws {
         let full = try archive()
         // Checksum: any header byte flipped.
