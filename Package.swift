@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "deepfake", targets: ["deepfake"]),
+        .library(name: "DeepfakeCore", targets: ["DeepfakeCore"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
@@ -27,6 +28,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -35,6 +37,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
         .systemLibrary(name: "CSnappy", path: "Sources/CSnappy"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        .systemLibrary(name: "CRenameExchange", path: "Sources/CRenameExchange"),
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
@@ -43,37 +46,46 @@ let package = Package(
                 .linkedLibrary("gif"), .linkedLibrary("webp"), .linkedLibrary("z"),
             ]),
         .target(name: "CKernels", path: "Sources/CKernels"),
+        // What several modules share, below all of them: random streams, SHA-256, JSON and CSV writing, atomic
+        // file and folder replacement, the HTTP client, the progress bar.
+        .target(name: "DeepfakeCore", dependencies: ["CCurl", "CRenameExchange", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Tensor",
             dependencies: ["CKernels", .target(name: useOpenBLAS ? "CBLAS" : "CDNNL", condition: .when(platforms: [.linux]))],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
-        .target(name: "Checkpoints", dependencies: ["Tensor", "CZlib"]),
-        .target(name: "ViT", dependencies: ["Tensor", "Checkpoints"]),
+        .target(name: "Checkpoints", dependencies: ["DeepfakeCore", "Tensor", "CZlib"]),
+        .target(name: "ViT", dependencies: ["DeepfakeCore", "Tensor", "Checkpoints"]),
         .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
-        .target(name: "Hub", dependencies: ["CCurl"]),
+        .target(name: "Hub", dependencies: ["DeepfakeCore", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Parquet", dependencies: ["CZlib", "CSnappy", "CZstd"]),
-        .target(name: "WebDataset", dependencies: ["Imaging", "Checkpoints", "Tensor"]),
+        .target(name: "WebDataset", dependencies: ["DeepfakeCore", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Detection",
-            dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset",
+                           .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Training",
-            dependencies: ["Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection",
+                           .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "deepfake",
-            dependencies: ["Detection", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "deepfake-bench", dependencies: ["Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging"]),
+            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", "Training",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Imaging"]),
+        // Shared by the test targets: fixture paths, the loopback HTTP listener.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Hub", "WebDataset"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "WebDataset"]),
-        .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor", "WebDataset"]),
-        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints"]),
-        .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport"]),
-        .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "Hub", "TestSupport"]),
-        .testTarget(name: "DetectionTests", dependencies: ["Detection", "WebDataset"]),
-        .testTarget(name: "ParquetTests", dependencies: ["Parquet", "WebDataset"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset", "Hub"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "DeepfakeCore", "Tensor", "TestSupport"]),
+        .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints", "Tensor", "TestSupport"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Heads", "Tensor", "ViT", "WebDataset", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "ParquetTests", dependencies: ["Parquet", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset",
+                                                          "DeepfakeCore", "TestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import DeepfakeCore
 import Detection
 import Foundation
 import Imaging
@@ -88,11 +89,8 @@ func die(_ message: String) -> Never {
 func emit(_ fields: KeyValuePairs<String, Any>) {
     func encode(_ v: Any) -> String {
         switch v {
-        case let s as String:
-            let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-            let text = String(decoding: data, as: UTF8.self)
-            return String(text.dropFirst().dropLast())
-        case let d as Double: return d.isFinite ? "\(d)" : "null"
+        case let s as String: return JSONText.string(s)
+        case let d as Double: return JSONText.number(d)
         case let i as Int: return "\(i)"
         case let b as Bool: return b ? "true" : "false"
         default: return encode("\(v)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeepfakeCore
 import Detection
 import Foundation
 import Imaging
@@ -52,6 +53,7 @@ struct Detect: ParsableCommand {
     var threshold: Double?
 
     @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Argument(help: "Image files, directories or glob patterns.")
     var inputs: [String]

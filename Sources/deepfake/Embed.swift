@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoints
+import DeepfakeCore
 import Detection
 import Foundation
 import Imaging
@@ -40,6 +41,7 @@ struct Embed: ParsableCommand {
     var output: String?
 
     @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Flag(help: "Use the training/evaluation preprocessing (bicubic resize of the shorter side to 248, then center crop 224) instead of center crop only.")
     var resize = false

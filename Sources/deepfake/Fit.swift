@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeepfakeCore
 import Detection
 import Foundation
 import Heads
@@ -38,6 +39,7 @@ struct Fit: ParsableCommand {
     var output: String
 
     @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if real.isEmpty || fake.isEmpty { throw ValidationError("give at least one --real and one --fake") }
