@@ -76,6 +76,7 @@ let package = Package(
         .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Imaging"]),
         // Shared by the test targets: fixture paths, the loopback HTTP listener.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DeepfakeCoreTests", dependencies: ["DeepfakeCore", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "DeepfakeCore", "Tensor", "TestSupport"]),
