@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "deepfake",
             dependencies: ["Detection", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "deepfake-bench", dependencies: ["Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging"]),
+        .executableTarget(name: "deepfake-bench", dependencies: ["Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging", "Collective"]),
         .executableTarget(name: "deepfake-collective-check", dependencies: ["Collective"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
