@@ -5,12 +5,12 @@ import PackageDescription
 // installs them). `DEEPFAKE_BLAS=openblas swift build` links OpenBLAS's CBLAS instead of oneDNN.
 // macOS: matrix products go through Accelerate; the codecs through Homebrew's libraries (brew install
 // jpeg-turbo libpng libtiff giflib webp snappy zstd; export CPATH=$(brew --prefix)/include LIBRARY_PATH=$(brew --prefix)/lib).
-// MPI (module Collective, for runs over several processes or machines): Debian's Open MPI (libopenmpi-dev), found
-// through pkg-config's ompi-c; `DEEPFAKE_MPI=mpich swift build` takes MPICH's pkg-config file instead (README,
-// "Building and running with a site's MPI").
+// MPI (module Collective, for runs over several processes or machines): Debian's Open MPI (libopenmpi-dev), its
+// header and library found through pkg-config's ompi-c; `DEEPFAKE_MPI=mpich swift build` (or another MPI's
+// pkg-config name: impi, ...) builds against that MPI instead (README, "Building and running with a site's MPI").
 // No unsafe flags, so other packages can depend on this one.
 let useOpenBLAS = Context.environment["DEEPFAKE_BLAS"] == "openblas"
-let mpiPkgConfig = Context.environment["DEEPFAKE_MPI"] == "mpich" ? "mpich" : "ompi-c"
+let mpiPkgConfig = Context.environment["DEEPFAKE_MPI"] ?? "ompi-c"
 
 let package = Package(
     name: "deepfake",

@@ -1,9 +1,11 @@
-// The MPI library (Debian: libopenmpi-dev; MPICH with DEEPFAKE_MPI=mpich, see Package.swift) behind a few
-// functions on plain C types. Swift cannot import what mpi.h defines as macros (MPI_COMM_WORLD, MPI_FLOAT,
-// MPI_SUM, MPI_IN_PLACE: casts of addresses in Open MPI, integers in MPICH), and the handle types differ
-// between implementations; here a handle travels inside a one-field struct that Swift only passes along.
+// The MPI library (Debian: libopenmpi-dev; another with DEEPFAKE_MPI, see Package.swift: its pkg-config file
+// names the library to link) behind a few functions on plain C types. Swift cannot import what mpi.h defines
+// as macros (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_IN_PLACE: casts of addresses in Open MPI, integers in
+// MPICH), and the handle types differ between implementations; here a handle travels inside a one-field struct
+// that Swift only passes along.
 // Every function returns MPI's error code (MPI_SUCCESS, 0, when it worked).
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct { MPI_Comm handle; } dfmpi_comm;
@@ -89,6 +91,8 @@ static inline int dfmpi_comm_free(dfmpi_comm *comm) { return MPI_Comm_free(&comm
 static inline int dfmpi_finalize(void) { return MPI_Finalize(); }
 
 static inline int dfmpi_abort(int code) { return MPI_Abort(MPI_COMM_WORLD, code); }
+
+static inline int dfmpi_world_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
 
 // MPI's text for error `code`, into `text` (`capacity` bytes, NUL-terminated).
 static inline void dfmpi_error_text(int code, char *text, int capacity) {

@@ -12,7 +12,8 @@
 /// - a failed operation throws a `CollectiveError` naming the operation and the rank. After such an error the
 ///   ranks may disagree about what happened: end the job with `abort(message:code:)`, not with `exit`.
 /// - a rank ends with `finalize()` on success and `abort(message:code:)` on failure. A process that exits
-///   otherwise (a crash, a signal, `exit` without `finalize`) makes the launcher end the whole job.
+///   otherwise ends the whole job: a crash or a signal through the launcher, `exit` without `finalize()`
+///   through the MPI backend itself (status `collectiveAbortExitCode`, whatever status `exit` was given).
 public protocol Collective: AnyObject, Sendable {
     /// This process's index among all ranks, 0 ..< `size`.
     var rank: Int { get }
@@ -76,7 +77,8 @@ public protocol CollectiveScalar: BinaryFloatingPoint, Sendable {}
 extension Float: CollectiveScalar {}
 extension Double: CollectiveScalar {}
 
-/// Exit status of a job ended by the collective layer itself (a deadline passed; see `MPICollective`).
+/// Exit status of a job ended by the collective layer itself: a deadline passed, or a rank exited without
+/// `finalize()` (see `MPICollective`).
 public let collectiveAbortExitCode: Int32 = 70
 
 extension Collective {

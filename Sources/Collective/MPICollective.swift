@@ -6,9 +6,9 @@ import Foundation
 /// Create it with `Collectives.start()`, once per process.
 ///
 /// Failures: MPI's errors come back as `CollectiveError.mpi` naming the operation and the rank (the
-/// communicator returns errors instead of ending the process). A rank that dies, or exits without
-/// `finalize()`, makes the launcher end every rank (Open MPI's `mpirun` within a second or two, exit status
-/// non-zero). A rank that stays alive but never joins an operation (a deadlock, a stuck file system) would leave
+/// communicator returns errors instead of ending the process). A rank that dies makes the launcher end every
+/// rank (Open MPI's `mpirun` and MPICH's `mpiexec` within a second or two, exit status non-zero); a rank that
+/// calls `exit` without `finalize()` ends the job itself, with status `collectiveAbortExitCode`. A rank that stays alive but never joins an operation (a deadlock, a stuck file system) would leave
 /// the others waiting for ever: with a `timeout`, a watchdog thread ends the job when one blocking operation
 /// (or one `wait()`) takes longer, writing which operation and rank to standard error, exit status
 /// `collectiveAbortExitCode`.
@@ -45,6 +45,7 @@ public final class MPICollective: Collective, @unchecked Sendable {
         self.localSize = Int(localSize)
         self.threadMultiple = multiple != 0
         self.timeout = timeout
+        atexit(abortUnlessFinalized)
         watchdog = timeout.map { timeout in
             Watchdog(timeout: timeout) { [rank, size] operation in
                 let message = "deepfake: collective \(operation) on rank \(rank) of \(size) did not finish within \(timeout); "
@@ -214,6 +215,18 @@ func divide<Element: CollectiveScalar>(_ buffer: UnsafeMutableBufferPointer<Elem
         let divisor = Element(ranks)
         for i in buffer.indices { buffer[i] /= divisor }
     }
+}
+
+/// Registered with `atexit` when MPI starts: a rank that exits without `finalize()` (an `exit` on an error
+/// path) ends the whole job with status `collectiveAbortExitCode`. Launchers do not all do it themselves:
+/// MPICH's Hydra ends such a job with status 0 when that rank exited with 0, although the others never finished.
+private func abortUnlessFinalized() {
+    var initialized: Int32 = 0, finalized: Int32 = 0, rank: Int32 = -1
+    guard dfmpi_state(&initialized, &finalized) == 0, initialized != 0, finalized == 0 else { return }
+    _ = dfmpi_world_rank(&rank)
+    let message = "deepfake: rank \(rank) exited without finalize(); ending the job (exit status \(collectiveAbortExitCode)).\n"
+    FileHandle.standardError.write(Data(message.utf8))
+    _ = dfmpi_abort(collectiveAbortExitCode)
 }
 
 /// MPI's text for error `code`.

@@ -60,16 +60,19 @@ func operations() -> Never {
     let c = start()
     let n = c.size, r = c.rank
     let checks = Checks(rank: r, size: n)
-    let environment = ProcessInfo.processInfo.environment
-    // Open MPI's launcher says where each rank is; the module finds it through MPI itself.
-    if let size = environment["OMPI_COMM_WORLD_SIZE"], let rank = environment["OMPI_COMM_WORLD_RANK"],
-       let localSize = environment["OMPI_COMM_WORLD_LOCAL_SIZE"], let localRank = environment["OMPI_COMM_WORLD_LOCAL_RANK"] {
-        checks.expect(c.size == Int(size) && c.rank == Int(rank), "rank \(c.rank) of \(c.size), mpirun says \(rank) of \(size)")
-        checks.expect(c.localSize == Int(localSize) && c.localRank == Int(localRank),
-                      "local rank \(c.localRank) of \(c.localSize), mpirun says \(localRank) of \(localSize)")
-        checks.expect(c.threadsPerRank(cores: 8) == max(1, 8 / Int(localSize)!), "threadsPerRank(cores: 8)")
+    // The launcher says where each rank is (Open MPI's mpirun, or MPICH's Hydra mpiexec); the module finds it
+    // through MPI itself.
+    let e = ProcessInfo.processInfo.environment
+    let said = [e["OMPI_COMM_WORLD_RANK"] ?? e["PMI_RANK"], e["OMPI_COMM_WORLD_SIZE"] ?? e["PMI_SIZE"],
+                e["OMPI_COMM_WORLD_LOCAL_RANK"] ?? e["MPI_LOCALRANKID"], e["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? e["MPI_LOCALNRANKS"]]
+        .compactMap { $0.flatMap { Int($0) } }
+    if said.count == 4 {
+        checks.expect([c.rank, c.size] == said[0...1], "rank \(c.rank) of \(c.size), the launcher says \(said[0]) of \(said[1])")
+        checks.expect([c.localRank, c.localSize] == said[2...3],
+                      "local rank \(c.localRank) of \(c.localSize), the launcher says \(said[2]) of \(said[3])")
+        checks.expect(c.threadsPerRank(cores: 8) == max(1, 8 / said[3]), "threadsPerRank(cores: 8) with \(said[3]) local ranks")
     } else {
-        checks.expect(false, "not started by Open MPI's mpirun (no OMPI_COMM_WORLD_* variables)")
+        checks.expect(false, "no launcher variables (OMPI_COMM_WORLD_* or PMI_*/MPI_LOCAL*): not started by mpirun or mpiexec")
     }
     let triangle = n * (n + 1) / 2  // sum over ranks of (rank + 1)
 
