@@ -5,8 +5,12 @@ import PackageDescription
 // installs them). `DEEPFAKE_BLAS=openblas swift build` links OpenBLAS's CBLAS instead of oneDNN.
 // macOS: matrix products go through Accelerate; the codecs through Homebrew's libraries (brew install
 // jpeg-turbo libpng libtiff giflib webp snappy zstd; export CPATH=$(brew --prefix)/include LIBRARY_PATH=$(brew --prefix)/lib).
+// MPI (module Collective, for runs over several processes or machines): Debian's Open MPI (libopenmpi-dev), its
+// header and library found through pkg-config's ompi-c; `DEEPFAKE_MPI=mpich swift build` (or another MPI's
+// pkg-config name: impi, ...) builds against that MPI instead (README, "Building and running with a site's MPI").
 // No unsafe flags, so other packages can depend on this one.
 let useOpenBLAS = Context.environment["DEEPFAKE_BLAS"] == "openblas"
+let mpiPkgConfig = Context.environment["DEEPFAKE_MPI"] ?? "ompi-c"
 
 let package = Package(
     name: "deepfake",
@@ -23,6 +27,7 @@ let package = Package(
         .library(name: "Detection", targets: ["Detection"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Parquet", targets: ["Parquet"]),
+        .library(name: "Collective", targets: ["Collective"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +40,9 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
         .systemLibrary(name: "CSnappy", path: "Sources/CSnappy"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: mpiPkgConfig,
+            providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
@@ -53,6 +61,7 @@ let package = Package(
         .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Hub", dependencies: ["CCurl"]),
         .target(name: "Parquet", dependencies: ["CZlib", "CSnappy", "CZstd"]),
+        .target(name: "Collective", dependencies: ["CMPI"]),
         .target(name: "WebDataset", dependencies: ["Imaging", "Checkpoints", "Tensor"]),
         .target(
             name: "Detection",
@@ -63,7 +72,8 @@ let package = Package(
         .executableTarget(
             name: "deepfake",
             dependencies: ["Detection", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "deepfake-bench", dependencies: ["Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging"]),
+        .executableTarget(name: "deepfake-bench", dependencies: ["Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging", "Collective"]),
+        .executableTarget(name: "deepfake-collective-check", dependencies: ["Collective"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Hub", "WebDataset"]),
@@ -73,6 +83,7 @@ let package = Package(
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "Hub", "TestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "WebDataset"]),
+        .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "WebDataset"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset", "Hub"]),
     ]
