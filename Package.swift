@@ -5,8 +5,12 @@ import PackageDescription
 // installs them). `DEEPFAKE_BLAS=openblas swift build` links OpenBLAS's CBLAS instead of oneDNN.
 // macOS: matrix products go through Accelerate; the codecs through Homebrew's libraries (brew install
 // jpeg-turbo libpng libtiff giflib webp snappy zstd; export CPATH=$(brew --prefix)/include LIBRARY_PATH=$(brew --prefix)/lib).
+// MPI (module Collective, for runs over several processes or machines): Debian's Open MPI (libopenmpi-dev), its
+// header and library found through pkg-config's ompi-c; `DEEPFAKE_MPI=mpich swift build` (or another MPI's
+// pkg-config name: impi, ...) builds against that MPI instead (README, "Building and running with a site's MPI").
 // No unsafe flags, so other packages can depend on this one.
 let useOpenBLAS = Context.environment["DEEPFAKE_BLAS"] == "openblas"
+let mpiPkgConfig = Context.environment["DEEPFAKE_MPI"] ?? "ompi-c"
 
 let package = Package(
     name: "deepfake",
@@ -24,6 +28,8 @@ let package = Package(
         .library(name: "Detection", targets: ["Detection"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Parquet", targets: ["Parquet"]),
+        .library(name: "Collective", targets: ["Collective"]),
+        .library(name: "FileAccess", targets: ["FileAccess"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,6 +44,9 @@ let package = Package(
         .systemLibrary(name: "CSnappy", path: "Sources/CSnappy"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .systemLibrary(name: "CRenameExchange", path: "Sources/CRenameExchange"),
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: mpiPkgConfig,
+            providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
@@ -46,6 +55,7 @@ let package = Package(
                 .linkedLibrary("gif"), .linkedLibrary("webp"), .linkedLibrary("z"),
             ]),
         .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "FileAccess"),
         // What several modules share, below all of them: random streams, SHA-256, JSON and CSV writing, atomic
         // file and folder replacement, the HTTP client, the progress bar.
         .target(name: "DeepfakeCore", dependencies: ["CCurl", "CRenameExchange", .product(name: "Logging", package: "swift-log")]),
@@ -53,16 +63,17 @@ let package = Package(
             name: "Tensor",
             dependencies: ["CKernels", .target(name: useOpenBLAS ? "CBLAS" : "CDNNL", condition: .when(platforms: [.linux]))],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
-        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+        .target(name: "Imaging", dependencies: ["CImageCodecs", "FileAccess"]),
         .target(name: "Checkpoints", dependencies: ["DeepfakeCore", "Tensor", "CZlib"]),
         .target(name: "ViT", dependencies: ["DeepfakeCore", "Tensor", "Checkpoints"]),
         .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Hub", dependencies: ["DeepfakeCore", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Parquet", dependencies: ["CZlib", "CSnappy", "CZstd"]),
-        .target(name: "WebDataset", dependencies: ["DeepfakeCore", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Collective", dependencies: ["CMPI"]),
+        .target(name: "WebDataset", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Detection",
-            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset",
+            dependencies: ["DeepfakeCore", "Tensor", "FileAccess", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset",
                            .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Training",
@@ -73,18 +84,20 @@ let package = Package(
             dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Imaging"]),
+        .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging", "Collective"]),
+        .executableTarget(name: "deepfake-collective-check", dependencies: ["Collective"]),
         // Shared by the test targets: fixture paths, the loopback HTTP listener.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CZlib"], path: "Tests/TestSupport"),
         .testTarget(name: "DeepfakeCoreTests", dependencies: ["DeepfakeCore", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "FileAccess", "DeepfakeCore", "Hub", "WebDataset", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "DeepfakeCore", "Tensor", "TestSupport"]),
         .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints", "Tensor", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "DeepfakeCore", "TestSupport"]),
-        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Heads", "Tensor", "ViT", "WebDataset", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Heads", "Tensor", "ViT", "FileAccess", "Imaging", "WebDataset", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset",
                                                           "DeepfakeCore", "TestSupport"]),

@@ -226,8 +226,9 @@ public final class Trainer {
                 storedConfig.layerNormEps = modelConfig.layerNormEps
                 guard storedConfig == modelConfig else {
                     func sizes(_ m: ViTConfig) -> String {
-                        "image-size \(m.imageSize), patch-size \(m.patchSize), hidden-size \(m.hiddenSize), layers \(m.layers), heads \(m.heads), "
-                            + "mlp-size \(m.intermediateSize)" + (m.qkvBias && m.activation == .gelu && m.channels == 3 ? "" : " (another activation, qkv_bias or num_channels)")
+                        let sameFixedChoices = m.qkvBias == modelConfig.qkvBias && m.activation == modelConfig.activation && m.channels == modelConfig.channels
+                        return "image-size \(m.imageSize), patch-size \(m.patchSize), hidden-size \(m.hiddenSize), layers \(m.layers), heads \(m.heads), "
+                            + "mlp-size \(m.intermediateSize)" + (sameFixedChoices ? "" : " (another activation, qkv_bias or num_channels)")
                     }
                     throw TrainingError("\(checkpoint) holds a model with \(sizes(stored.config)); the configuration asks for \(sizes(modelConfig)): "
                                         + "resume with the run's own model sizes, or start a new run with another --output")

@@ -18,6 +18,7 @@ import Glibc
 import Darwin
 #endif
 import DeepfakeCore
+import FileAccess
 import Foundation
 
 /// Settings of ``createD3Shards(_:progress:)``.

@@ -63,7 +63,7 @@ struct Fit: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        let reals = expandInputs(real), fakes = expandInputs(fake)
+        let reals = expandInputs(paths: commandLinePaths(real)), fakes = expandInputs(paths: commandLinePaths(fake))
         let embedder = Embedder(model: loaded.backbone, options: pipeline.embedderOptions())
         var vectors: [Float] = [], labels: [Bool] = [], failed = 0
         var progress = ProgressBar(total: reals.count + fakes.count, label: "embed")

@@ -83,5 +83,6 @@ func failureKind(_ error: ImageError) -> String {
     case .corrupt: return "corrupt"
     case .unsupported: return "unsupported"
     case .outOfMemory: return "out_of_memory"
+    case .overMemoryBudget: return "over_memory_budget"
     }
 }
