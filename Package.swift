@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "Parquet", targets: ["Parquet"]),
         .library(name: "Collective", targets: ["Collective"]),
         .library(name: "FileAccess", targets: ["FileAccess"]),
+        .library(name: "EmbeddingMap", targets: ["EmbeddingMap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,6 +69,7 @@ let package = Package(
         .target(name: "ViT", dependencies: ["DeepfakeCore", "Tensor", "Checkpoints"]),
         .target(name: "Heads", dependencies: ["Tensor", "Checkpoints"]),
         .target(name: "Hub", dependencies: ["DeepfakeCore", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "EmbeddingMap", dependencies: ["Tensor"]),
         .target(name: "Parquet", dependencies: ["CZlib", "CSnappy", "CZstd"]),
         .target(name: "Collective", dependencies: ["CMPI"]),
         .target(name: "WebDataset", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
@@ -84,7 +86,7 @@ let package = Package(
             dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging", "Collective"]),
+        .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging", "Collective", "EmbeddingMap"]),
         .executableTarget(name: "deepfake-collective-check", dependencies: ["Collective"]),
         // Shared by the test targets: fixture paths, the loopback HTTP listener.
         .target(name: "TestSupport", dependencies: ["CZlib"], path: "Tests/TestSupport"),
@@ -99,6 +101,7 @@ let package = Package(
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Heads", "Tensor", "ViT", "FileAccess", "Imaging", "WebDataset", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "EmbeddingMapTests", dependencies: ["EmbeddingMap", "Checkpoints", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset",
                                                           "DeepfakeCore", "TestSupport"]),
     ]

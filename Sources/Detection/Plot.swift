@@ -1,9 +1,9 @@
 import Foundation
 
-/// ROC and precision–recall plots as standalone SVG (640×480 by default): a title, axes from 0 to 1 with
-/// ticks every 0.1 (labelled every 0.2) and a light grid, one coloured line per curve, and a legend naming
-/// each curve with its AUC or AP. There is no PNG output: CImageCodecs has no PNG encoder (convert the SVG,
-/// e.g. `rsvg-convert roc_linear.svg -o roc_linear.png`).
+/// Charts as standalone SVG (640×480 by default): a title, axes (0 to 1 unless given) with a light grid at a
+/// round step (0.1 on the unit square, labelled every second line), one coloured line and/or set of markers
+/// per series, and a legend naming each series. ROC and precision–recall plots here; the reliability diagram
+/// and the embedding scatter in PlotTrust.swift; a PNG of the scatter in PlotRaster.swift.
 public enum PlotSVG {
     /// One line of a chart, in data coordinates (0…1 on both axes).
     public struct Series: Sendable {
@@ -15,16 +15,20 @@ public enum PlotSVG {
         public var y: [Double]
         /// Draw as a step function (horizontal, then vertical: matplotlib's `steps-post`) instead of segments.
         public var steps: Bool
+        /// Join the points with a line.
+        public var line: Bool
+        /// Radius of a filled circle drawn at every point, in pixels; 0 draws none.
+        public var markerRadius: Double
 
         /// A series from its points.
-        public init(label: String, x: [Double], y: [Double], steps: Bool = false) {
+        public init(label: String, x: [Double], y: [Double], steps: Bool = false, line: Bool = true, markerRadius: Double = 0) {
             precondition(x.count == y.count, "series \(label): \(x.count) x values, \(y.count) y values")
-            self.label = label; self.x = x; self.y = y; self.steps = steps
+            self.label = label; self.x = x; self.y = y; self.steps = steps; self.line = line; self.markerRadius = markerRadius
         }
     }
 
-    /// Where the legend box sits inside the plot area.
-    public enum LegendCorner: Sendable { case lowerRight, lowerLeft }
+    /// Where the legend box sits: inside the plot area, or in a column right of it.
+    public enum LegendCorner: Sendable { case lowerRight, lowerLeft, upperLeft, outsideRight }
 
     /// Colours of the lines, in order (matplotlib's tab10), reused cyclically.
     public static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -52,13 +56,19 @@ public enum PlotSVG {
                      legend: .lowerLeft, diagonal: false, width: width, height: height)
     }
 
-    /// A unit-square line chart with the layout described on `PlotSVG`.
+    /// A chart with the layout described on `PlotSVG`; `xRange` and `yRange` are the axes' spans (points
+    /// outside are clipped), `diagonal` dashes the line from the lower-left to the upper-right corner.
     public static func chart(series: [Series], title: String, subtitle: String = "", xLabel: String, yLabel: String,
-                             legend: LegendCorner, diagonal: Bool, width: Int = 640, height: Int = 480) -> String {
+                             legend: LegendCorner, diagonal: Bool, width: Int = 640, height: Int = 480,
+                             xRange: ClosedRange<Double> = 0...1, yRange: ClosedRange<Double> = 0...1) -> String {
         let w = Double(width), h = Double(height)
-        let left = 64.0, right = w - 20, top = subtitle.isEmpty ? 44.0 : 58.0, bottom = h - 52
-        func px(_ x: Double) -> Double { left + min(1, max(0, x)) * (right - left) }
-        func py(_ y: Double) -> Double { bottom - min(1, max(0, y)) * (bottom - top) }
+        let legendColumn = legend == .outsideRight ? legendWidth(series) + 16 : 0
+        let left = 64.0, right = w - 20 - legendColumn, top = subtitle.isEmpty ? 44.0 : 58.0, bottom = h - 52
+        let xSpan = max(xRange.upperBound - xRange.lowerBound, .leastNormalMagnitude)
+        let ySpan = max(yRange.upperBound - yRange.lowerBound, .leastNormalMagnitude)
+        func px(_ x: Double) -> Double { left + min(1, max(0, (x - xRange.lowerBound) / xSpan)) * (right - left) }
+        func py(_ y: Double) -> Double { bottom - min(1, max(0, (y - yRange.lowerBound) / ySpan)) * (bottom - top) }
+        let xTicks = ticks(xRange), yTicks = ticks(yRange)
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" \
         font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
@@ -71,24 +81,27 @@ public enum PlotSVG {
         if !subtitle.isEmpty {
             s += "<text x=\"\(f(w / 2))\" y=\"40\" text-anchor=\"middle\" font-size=\"12\" fill=\"#444\">\(escape(subtitle))</text>\n"
         }
-        // Grid and ticks.
+        // Grid (inner tick positions) and ticks (long and labelled every second one).
         s += "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n"
-        for i in 1...9 {
-            let v = Double(i) / 10
-            s += "<line x1=\"\(f(px(v)))\" y1=\"\(f(top))\" x2=\"\(f(px(v)))\" y2=\"\(f(bottom))\"/>"
-            s += "<line x1=\"\(f(left))\" y1=\"\(f(py(v)))\" x2=\"\(f(right))\" y2=\"\(f(py(v)))\"/>\n"
+        for t in xTicks.values where t.value > xRange.lowerBound && t.value < xRange.upperBound {
+            s += "<line x1=\"\(f(px(t.value)))\" y1=\"\(f(top))\" x2=\"\(f(px(t.value)))\" y2=\"\(f(bottom))\"/>\n"
+        }
+        for t in yTicks.values where t.value > yRange.lowerBound && t.value < yRange.upperBound {
+            s += "<line x1=\"\(f(left))\" y1=\"\(f(py(t.value)))\" x2=\"\(f(right))\" y2=\"\(f(py(t.value)))\"/>\n"
         }
         s += "</g>\n<g stroke=\"#222\" stroke-width=\"1\">\n"
-        for i in 0...10 {
-            let v = Double(i) / 10, len = i % 2 == 0 ? 6.0 : 3.0
-            s += "<line x1=\"\(f(px(v)))\" y1=\"\(f(bottom))\" x2=\"\(f(px(v)))\" y2=\"\(f(bottom + len))\"/>"
-            s += "<line x1=\"\(f(left - len))\" y1=\"\(f(py(v)))\" x2=\"\(f(left))\" y2=\"\(f(py(v)))\"/>\n"
+        for t in xTicks.values {
+            s += "<line x1=\"\(f(px(t.value)))\" y1=\"\(f(bottom))\" x2=\"\(f(px(t.value)))\" y2=\"\(f(bottom + (t.labelled ? 6 : 3)))\"/>\n"
+        }
+        for t in yTicks.values {
+            s += "<line x1=\"\(f(left - (t.labelled ? 6 : 3)))\" y1=\"\(f(py(t.value)))\" x2=\"\(f(left))\" y2=\"\(f(py(t.value)))\"/>\n"
         }
         s += "</g>\n<g font-size=\"11\" fill=\"#222\">\n"
-        for i in stride(from: 0, through: 10, by: 2) {
-            let v = Double(i) / 10
-            s += "<text x=\"\(f(px(v)))\" y=\"\(f(bottom + 19))\" text-anchor=\"middle\">\(fixed(v, 1))</text>"
-            s += "<text x=\"\(f(left - 9))\" y=\"\(f(py(v) + 4))\" text-anchor=\"end\">\(fixed(v, 1))</text>\n"
+        for t in xTicks.values where t.labelled {
+            s += "<text x=\"\(f(px(t.value)))\" y=\"\(f(bottom + 19))\" text-anchor=\"middle\">\(fixed(t.value, xTicks.digits))</text>\n"
+        }
+        for t in yTicks.values where t.labelled {
+            s += "<text x=\"\(f(left - 9))\" y=\"\(f(py(t.value) + 4))\" text-anchor=\"end\">\(fixed(t.value, yTicks.digits))</text>\n"
         }
         s += "</g>\n"
         s += "<text x=\"\(f((left + right) / 2))\" y=\"\(f(h - 14))\" text-anchor=\"middle\" font-size=\"13\">\(escape(xLabel))</text>\n"
@@ -98,7 +111,7 @@ public enum PlotSVG {
         }
         // Curves.
         s += "<g clip-path=\"url(#plot-area)\" fill=\"none\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n"
-        for (k, series) in series.enumerated() {
+        for (k, series) in series.enumerated() where series.line {
             var points: [(Double, Double)] = []
             for i in series.x.indices {
                 let p = (px(series.x[i]), py(series.y[i]))
@@ -115,21 +128,40 @@ public enum PlotSVG {
             s += "<polyline stroke=\"\(palette[k % palette.count])\" points=\"\(text.joined(separator: " "))\"/>\n"
         }
         s += "</g>\n"
+        // Markers.
+        for (k, series) in series.enumerated() where series.markerRadius > 0 {
+            s += "<g clip-path=\"url(#plot-area)\" fill=\"\(palette[k % palette.count])\" fill-opacity=\"0.85\">\n"
+            for i in series.x.indices {
+                s += "<circle cx=\"\(f(px(series.x[i])))\" cy=\"\(f(py(series.y[i])))\" r=\"\(f(series.markerRadius))\"/>"
+                if i % 8 == 7 { s += "\n" }
+            }
+            s += "\n</g>\n"
+        }
         // Axes box on top of the curves.
         s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" fill=\"none\" stroke=\"#222\" stroke-width=\"1\"/>\n"
         // Legend.
         if !series.isEmpty {
             let rowHeight = 16.0, fontSize = 11.0
-            let longest = series.map(\.label.count).max() ?? 0
-            let boxWidth = min(right - left - 16, 40 + Double(longest) * fontSize * 0.6)
+            let boxWidth = legend == .outsideRight ? legendWidth(series) : min(right - left - 16, legendWidth(series))
             let boxHeight = 8 + rowHeight * Double(series.count)
-            let x0 = legend == .lowerRight ? right - 8 - boxWidth : left + 8
-            let y0 = bottom - 8 - boxHeight
+            let x0: Double, y0: Double
+            switch legend {
+            case .lowerRight: x0 = right - 8 - boxWidth; y0 = bottom - 8 - boxHeight
+            case .lowerLeft: x0 = left + 8; y0 = bottom - 8 - boxHeight
+            case .upperLeft: x0 = left + 8; y0 = top + 8
+            case .outsideRight: x0 = right + 16; y0 = top
+            }
             s += "<g font-size=\"\(f(fontSize))\">\n"
             s += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(boxWidth))\" height=\"\(f(boxHeight))\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#bbb\"/>\n"
             for (k, series) in series.enumerated() {
                 let y = y0 + 4 + rowHeight * (Double(k) + 0.5)
-                s += "<line x1=\"\(f(x0 + 8))\" y1=\"\(f(y))\" x2=\"\(f(x0 + 30))\" y2=\"\(f(y))\" stroke=\"\(palette[k % palette.count])\" stroke-width=\"2.5\"/>"
+                let colour = palette[k % palette.count]
+                if series.line {
+                    s += "<line x1=\"\(f(x0 + 8))\" y1=\"\(f(y))\" x2=\"\(f(x0 + 30))\" y2=\"\(f(y))\" stroke=\"\(colour)\" stroke-width=\"2.5\"/>"
+                }
+                if series.markerRadius > 0 {
+                    s += "<circle cx=\"\(f(x0 + 19))\" cy=\"\(f(y))\" r=\"\(f(max(3, series.markerRadius)))\" fill=\"\(colour)\"/>"
+                }
                 s += "<text x=\"\(f(x0 + 36))\" y=\"\(f(y + 4))\">\(escape(series.label))</text>\n"
             }
             s += "</g>\n"
@@ -137,6 +169,23 @@ public enum PlotSVG {
             s += "<text x=\"\(f((left + right) / 2))\" y=\"\(f((top + bottom) / 2))\" text-anchor=\"middle\" font-size=\"13\" fill=\"#888\">no curve (a class is missing)</text>\n"
         }
         return s + "</svg>\n"
+    }
+
+    /// The legend box's width for these labels (11 px text).
+    private static func legendWidth(_ series: [Series]) -> Double {
+        40 + Double(series.map(\.label.count).max() ?? 0) * 11 * 0.6
+    }
+
+    /// Tick positions for an axis span: a step of 1, 2 or 5 × 10ⁿ giving about ten intervals (0.1 on 0…1),
+    /// every second multiple of the step labelled, with the decimals the step needs.
+    static func ticks(_ range: ClosedRange<Double>) -> (values: [(value: Double, labelled: Bool)], digits: Int) {
+        let span = range.upperBound - range.lowerBound
+        guard span > 0, span.isFinite else { return ([(range.lowerBound, true)], 1) }
+        let raw = span / 10, magnitude = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw * 0.999 } ?? 10 * magnitude
+        let first = Int((range.lowerBound / step).rounded(.up)), last = Int((range.upperBound / step + 1e-9).rounded(.down))
+        let digits = max(0, -Int(Foundation.floor(Foundation.log10(step) + 1e-9)))
+        return ((first...max(first, last)).map { (Double($0) * step, $0 % 2 == 0) }, digits)
     }
 
     private static func meanLine(_ name: String, _ values: [Double]) -> String {
