@@ -9,7 +9,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     // Model (ViT-Tiny/16 by default, timm's LayerNorm eps).
     public var imageSize = 224, patchSize = 16, hiddenSize = 192, layers = 12, heads = 3, mlpSize = 768
     /// The views' final Resize(floor(imageSize / cropPercent)) + CenterCrop(imageSize) (upstream's `--crop-pct`).
-    public var cropPercent = 0.9
+    public var cropPercent = Self.upstreamCropPercent
+    /// Upstream's `crop_pct` (timm's default for ViT): Resize(248) + CenterCrop(224) keeps the centre 90% of a view.
+    public static let upstreamCropPercent = 0.9
     // Optimisation.
     public var epochs = 150, warmupEpochs = 5
     public var learningRate = 0.002, warmupLR = 1e-6, minLR = 0.0, weightDecay = 2e-5
