@@ -58,7 +58,8 @@ let package = Package(
         .target(name: "FileAccess"),
         // What several modules share, below all of them: random streams, SHA-256, JSON and CSV writing, atomic
         // file and folder replacement, the HTTP client, the progress bar.
-        .target(name: "DeepfakeCore", dependencies: ["CCurl", "CRenameExchange", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "DeepfakeCore", dependencies: ["CCurl", "CRenameExchange", .product(name: "Logging", package: "swift-log"),
+                                                    .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Tensor",
             dependencies: ["CKernels", .target(name: useOpenBLAS ? "CBLAS" : "CDNNL", condition: .when(platforms: [.linux]))],
@@ -77,7 +78,7 @@ let package = Package(
                            .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Training",
-            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection",
+            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset",
                            .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "deepfake",

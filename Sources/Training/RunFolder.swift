@@ -4,7 +4,6 @@
 
 import Checkpoints
 import DeepfakeCore
-import Detection
 import Foundation
 import Heads
 import ViT

@@ -1,6 +1,5 @@
 import Checkpoints
 import DeepfakeCore
-import Detection
 import Foundation
 import Heads
 import Imaging

@@ -1,5 +1,5 @@
 import Checkpoints
-import Detection
+import DeepfakeCore
 import Foundation
 import Yams
 
