@@ -72,17 +72,19 @@ let package = Package(
         .target(name: "Parquet", dependencies: ["CZlib", "CSnappy", "CZstd"]),
         .target(name: "Collective", dependencies: ["CMPI"]),
         .target(name: "WebDataset", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
+        // The D3 record: its fields and keys in shards, the download folder's layout, roles in evaluation.
+        .target(name: "D3", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "WebDataset"]),
         .target(
             name: "Detection",
-            dependencies: ["DeepfakeCore", "Tensor", "FileAccess", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset",
+            dependencies: ["D3", "DeepfakeCore", "Tensor", "FileAccess", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset",
                            .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Training",
-            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset",
+            dependencies: ["D3", "DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset",
                            .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "deepfake",
-            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", "Training",
+            dependencies: ["D3", "DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging", "Collective"]),
@@ -98,6 +100,7 @@ let package = Package(
         .testTarget(name: "HubTests", dependencies: ["Hub", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Heads", "Tensor", "ViT", "FileAccess", "Imaging", "WebDataset", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "D3Tests", dependencies: ["D3", "WebDataset", "TestSupport"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset",

@@ -193,7 +193,7 @@ public func checkWritable(_ path: String) throws(FileError) {
 }
 
 /// The text of the current `errno`.
-func systemError() -> String { String(cString: strerror(errno)) }
+package func systemError() -> String { String(cString: strerror(errno)) }
 
 /// write(2), named apart from `AtomicFile.write`.
 private func Glibc_write(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {

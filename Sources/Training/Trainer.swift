@@ -1,4 +1,5 @@
 import Checkpoints
+import D3
 import DeepfakeCore
 import Foundation
 import Heads
@@ -6,31 +7,6 @@ import Imaging
 import Tensor
 import ViT
 import WebDataset
-
-/// One D3 record decoded: the real image and its generated ones (gen_0, gen_1, ... in order).
-public struct DecodedRecord: Sendable {
-    public var key: String
-    public var real: RGBImage
-    public var fakes: [RGBImage]
-}
-
-/// Decodes a D3 sample (`real.*`, `gen_0.*` … `gen_3.*`); nil with a reason when a field is missing or broken.
-public func decodeRecord(_ sample: Sample) -> Result<DecodedRecord, TrainingError> {
-    func field(_ prefix: String) -> (name: String, bytes: [UInt8])? { sample.fields.first { $0.name.hasPrefix(prefix + ".") } }
-    guard let real = field("real") else { return .failure(TrainingError("\(sample.shard)#\(sample.key): no real.* field")) }
-    var fakes: [(name: String, bytes: [UInt8])] = []
-    var k = 0
-    while let f = field("gen_\(k)") { fakes.append(f); k += 1 }
-    if fakes.isEmpty { return .failure(TrainingError("\(sample.shard)#\(sample.key): no gen_0.* field")) }
-    do {
-        func decode(_ f: (name: String, bytes: [UInt8])) throws -> RGBImage {
-            try decodeImage(f.bytes, name: "\(sample.shard)#\(sample.key).\(f.name)")
-        }
-        return .success(DecodedRecord(key: sample.key, real: try decode(real), fakes: try fakes.map(decode)))
-    } catch {
-        return .failure(TrainingError("\(error)"))
-    }
-}
 
 /// What one epoch produced, or (epoch −1) what the untrained model measures before epoch 0.
 public struct EpochSummary: Sendable {

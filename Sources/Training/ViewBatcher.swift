@@ -1,6 +1,7 @@
 // From D3 records to the two forwards' inputs of one contrastive step: each record's eight views written into
 // its slot of the view groups, in the order `ContrastiveStep` and `CoDELoss` read them.
 
+import D3
 import Tensor
 import WebDataset
 

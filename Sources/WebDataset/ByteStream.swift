@@ -1,6 +1,8 @@
 // Byte sources for the tar reader: a file (read(2) into the caller's buffer, never the whole shard in memory),
 // standard input, and an in-memory archive. The HTTP(S) source is in HTTPByteStream.swift.
 
+import DeepfakeCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,7 +13,6 @@ import Darwin
 func systemClose(_ descriptor: Int32) -> Int32 { close(descriptor) }
 func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int { read(descriptor, buffer, count) }
 func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(descriptor, buffer, count) }
-func systemErrorText() -> String { String(cString: strerror(errno)) }
 
 /// A forward-only source of bytes, read by ``TarReader`` in large chunks. Used by one thread at a time.
 public protocol ByteStream: AnyObject {

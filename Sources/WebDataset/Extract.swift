@@ -36,11 +36,11 @@ public func extract(shard: String, to directory: String,
                            bufferSize: options.bufferSize)
     defer { reader.close() }
     if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-        throw WebDatasetError(shard: shard, reason: "cannot create \(directory): \(systemErrorText())")
+        throw WebDatasetError(shard: shard, reason: "cannot create \(directory): \(systemError())")
     }
     let root = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard root >= 0 else {
-        throw WebDatasetError(shard: shard, reason: "cannot open \(directory): \(systemErrorText())")
+        throw WebDatasetError(shard: shard, reason: "cannot open \(directory): \(systemError())")
     }
     defer { _ = systemClose(root) }
 
@@ -55,13 +55,13 @@ public func extract(shard: String, to directory: String,
         for component in components.dropLast() {
             if mkdirat(folder, component, 0o755) != 0 && errno != EEXIST {
                 throw WebDatasetError(shard: shard, offset: header.headerOffset,
-                                      reason: "member '\(header.name)': cannot create folder '\(component)': \(systemErrorText())")
+                                      reason: "member '\(header.name)': cannot create folder '\(component)': \(systemError())")
             }
             let next = openat(folder, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             guard next >= 0 else {
                 let reason = errno == ELOOP || errno == ENOTDIR
                     ? "'\(component)' is a symbolic link or not a folder; refusing to write through it"
-                    : systemErrorText()
+                    : systemError()
                 throw WebDatasetError(shard: shard, offset: header.headerOffset,
                                       reason: "member '\(header.name)': \(reason)")
             }

@@ -20,6 +20,7 @@ import Darwin
 import DeepfakeCore
 import FileAccess
 import Foundation
+import WebDataset
 
 /// Settings of ``createD3Shards(_:progress:)``.
 public struct D3ShardOptions: Sendable {
@@ -35,7 +36,7 @@ public struct D3ShardOptions: Sendable {
     /// The split named in the keys (`--split`).
     public var split = "train"
     /// Key and file-name prefix (`--prefix`).
-    public var prefix = "elsa_v2"
+    public var prefix = D3Field.defaultPrefix
     /// Follow symbolic links that leave `source` (`--follow-symlinks`).
     public var followSymlinks = false
     /// A non-empty output folder: refused, resumed (`--resume`) or cleaned (`--overwrite`).
@@ -148,7 +149,7 @@ public func createD3Shards(_ options: D3ShardOptions,
     }
     for name in removing {
         guard unlink(out + "/" + name) == 0 || errno == ENOENT else {
-            throw .output(out, "cannot remove \(name): \(systemErrorText())")
+            throw .output(out, "cannot remove \(name): \(systemError())")
         }
         summary.removed.append(out + "/" + name)
     }

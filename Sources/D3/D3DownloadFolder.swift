@@ -17,6 +17,7 @@ import Darwin
 #endif
 import FileAccess
 import Foundation
+import WebDataset
 
 /// One record of the D3 download layout (docs/upstream.md, Download layout): `{id}_gen{0..3}.{ext}`, `{id}_real.{ext}`,
 /// `{id}_prompt.txt`, `{id}_url.txt`, found at any folder depth. Paths are as found under the scanned folder.
@@ -37,7 +38,7 @@ public struct D3RecordFiles: Sendable, Equatable {
     /// The parts a complete record lacks (empty when complete).
     public var missing: [String] {
         var out: [String] = []
-        for k in 0..<4 where generated[k] == nil { out.append("gen\(k)") }
+        for k in 0..<D3Field.generatorCount where generated[k] == nil { out.append("gen\(k)") }
         if real == nil { out.append("real") }
         if prompt == nil { out.append("prompt.txt") }
         if url == nil { out.append("url.txt") }
@@ -124,7 +125,7 @@ private func addD3Part(path: String, name: String, target: String?, to records: 
     let rest = name[name.index(after: underscore)...]
     let part: String
     if rest.hasPrefix("gen"), let dot = rest.firstIndex(of: "."), let k = Int(rest[rest.index(rest.startIndex, offsetBy: 3)..<dot]),
-       (0..<4).contains(k) {
+       (0..<D3Field.generatorCount).contains(k) {
         part = "gen\(k)"
     } else if rest.hasPrefix("real.") {
         part = "real"
@@ -171,14 +172,16 @@ extension D3RecordFiles {
     /// fields `caption.txt`, `gen_0.{ext}` … `gen_3.{ext}`, `real.{ext}`, `url.txt`), with the image bytes as
     /// they are on disk (no re-encoding). Throws for an incomplete or ambiguous record, or a file that cannot be
     /// read (not a regular file, over `maxFileBytes`).
-    public func sample(prefix: String = "elsa_v2", split: String, maxFileBytes: Int = 1 << 30) throws(WebDatasetError) -> Sample {
+    public func sample(prefix: String = D3Field.defaultPrefix, split: String, maxFileBytes: Int = 1 << 30) throws(WebDatasetError) -> Sample {
         if let problem { throw WebDatasetError(shard: id, reason: "incomplete record: " + problem) }
         func read(_ path: String) throws(WebDatasetError) -> [UInt8] { try readRegularFile(linkTargets[path] ?? path, limit: maxFileBytes) }
         func ext(_ path: String) -> String { (path as NSString).pathExtension.lowercased() }
-        var fields: [(name: String, bytes: [UInt8])] = [("caption.txt", try read(prompt!))]
-        for k in 0..<4 { fields.append(("gen_\(k).\(ext(generated[k]!))", try read(generated[k]!))) }
-        fields.append(("real.\(ext(real!))", try read(real!)))
-        fields.append(("url.txt", try read(url!)))
-        return Sample(key: "\(prefix)__\(split)__\(id)", shard: "", fields: fields)
+        var fields: [(name: String, bytes: [UInt8])] = [(D3Field.caption.name(), try read(prompt!))]
+        for k in 0..<D3Field.generatorCount {
+            fields.append((D3Field.generated(k).name(extension: ext(generated[k]!)), try read(generated[k]!)))
+        }
+        fields.append((D3Field.real.name(extension: ext(real!)), try read(real!)))
+        fields.append((D3Field.url.name(), try read(url!)))
+        return Sample(key: D3Field.sampleKey(prefix: prefix, split: split, id: id), shard: "", fields: fields)
     }
 }
