@@ -87,7 +87,8 @@ let package = Package(
             dependencies: ["D3", "DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging", "Collective"]),
+        .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging", "Collective",
+                                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "deepfake-collective-check", dependencies: ["Collective"]),
         // Shared by the test targets: fixture paths, the loopback HTTP listener.
         .target(name: "TestSupport", dependencies: ["CZlib"], path: "Tests/TestSupport"),

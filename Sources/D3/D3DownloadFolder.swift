@@ -107,10 +107,10 @@ public func scanD3Records(root: String, followSymlinks: Bool = false) throws(Web
         }
     } catch {
         switch error {
-        case .notRegularFile: throw WebDatasetError(shard: root, reason: "not a folder")
+        case .notRegularFile: throw WebDatasetError(.unreadable, shard: root, reason: "not a folder")
         case let .cannotOpen(code, _) where code == ENOENT || code == ELOOP || code == ENAMETOOLONG:
-            throw WebDatasetError(shard: root, reason: error.description)
-        default: throw WebDatasetError(shard: root, reason: "cannot open the folder: " + error.description)
+            throw WebDatasetError(.unreadable, shard: root, reason: error.description)
+        default: throw WebDatasetError(.unreadable, shard: root, reason: "cannot open the folder: " + error.description)
         }
     }
     return D3Scan(records: records.values.sorted { $0.id < $1.id },
@@ -160,9 +160,9 @@ func readRegularFile(_ path: String, limit: Int) throws(WebDatasetError) -> [UIn
         return try FileAccess.readRegularFile(path, limit: limit, followFinalLink: false)
     } catch {
         switch error {
-        case .symbolicLink: throw WebDatasetError(shard: path, reason: "is a symbolic link now (it changed after the folder was searched)")
-        case .cannotOpen: throw WebDatasetError(shard: path, reason: "cannot open: " + error.description)
-        default: throw WebDatasetError(shard: path, reason: error.description)
+        case .symbolicLink: throw WebDatasetError(.unreadable, shard: path, reason: "is a symbolic link now (it changed after the folder was searched)")
+        case .cannotOpen: throw WebDatasetError(.unreadable, shard: path, reason: "cannot open: " + error.description)
+        default: throw WebDatasetError(.unreadable, shard: path, reason: error.description)
         }
     }
 }
@@ -173,7 +173,7 @@ extension D3RecordFiles {
     /// they are on disk (no re-encoding). Throws for an incomplete or ambiguous record, or a file that cannot be
     /// read (not a regular file, over `maxFileBytes`).
     public func sample(prefix: String = D3Field.defaultPrefix, split: String, maxFileBytes: Int = 1 << 30) throws(WebDatasetError) -> Sample {
-        if let problem { throw WebDatasetError(shard: id, reason: "incomplete record: " + problem) }
+        if let problem { throw WebDatasetError(.sample, shard: id, reason: "incomplete record: " + problem) }
         func read(_ path: String) throws(WebDatasetError) -> [UInt8] { try readRegularFile(linkTargets[path] ?? path, limit: maxFileBytes) }
         func ext(_ path: String) -> String { (path as NSString).pathExtension.lowercased() }
         var fields: [(name: String, bytes: [UInt8])] = [(D3Field.caption.name(), try read(prompt!))]

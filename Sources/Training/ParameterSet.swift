@@ -69,9 +69,6 @@ public struct ParameterSet: Sendable {
     /// The index of the tensor called `name`.
     public func index(of name: String) -> Int? { parameters.firstIndex { $0.name == name } }
 
-    /// Whether this set was made by `vit(_:)` and can address `ViTWeights`.
-    public var addressesViTWeights: Bool { storage != nil }
-
     /// Tensor `index` of `weights` (a copy-on-write reference to its storage; no copy is made).
     /// - Precondition: the set was made by `vit(_:)` with the weights' config.
     public func tensor(_ index: Int, of weights: ViTWeights) -> [Float] {

@@ -165,11 +165,6 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
         for i in buffer.indices { buffer[i] = Float(uniform(lower, upper)) }
     }
 
-    /// `true` with probability `p` (`uniform() < p`).
-    public mutating func bernoulli(_ p: Double) -> Bool {
-        uniform() < p
-    }
-
     // MARK: Integers
 
     /// Exactly uniform in `0..<n` (Lemire's multiply-and-reject: `uniformIndex(below:)`).

@@ -55,12 +55,12 @@ struct RunFolder {
         let advice = "the run cannot be resumed from it. Restore the file, or delete it to start the run again in this "
             + "folder (its checkpoints are then replaced), or choose another --output"
         let data: Data
-        do { data = Data(try readSmallFile(statePath, limit: 1 << 20)) } catch { throw TrainingError("\(error); \(advice)") }
+        do { data = Data(try readSmallFile(statePath, limit: 1 << 20)) } catch { throw TrainingError.runFolder("\(error); \(advice)") }
         let state: RunState
         do { state = try JSONDecoder().decode(RunState.self, from: data) } catch {
-            throw TrainingError("\(statePath) is corrupt (\(Self.describe(error))); \(advice)")
+            throw TrainingError.runFolder("\(statePath) is corrupt (\(Self.describe(error))); \(advice)")
         }
-        func corrupt(_ reason: String) -> TrainingError { TrainingError("\(statePath) is corrupt (\(reason)); \(advice)") }
+        func corrupt(_ reason: String) -> TrainingError { TrainingError.runFolder("\(statePath) is corrupt (\(reason)); \(advice)") }
         if state.epochsDone < 0 { throw corrupt("epochsDone is \(state.epochsDone)") }
         if state.badEpochs < 0 { throw corrupt("badEpochs is \(state.badEpochs)") }
         if !state.bestMetric.isFinite { throw corrupt("bestMetric is \(state.bestMetric)") }
@@ -155,7 +155,7 @@ final class RunLog {
     init(path: String, forward: @escaping (String) -> Void) throws {
         let fm = FileManager.default
         if !fm.fileExists(atPath: path), !fm.createFile(atPath: path, contents: nil) {
-            throw TrainingError("\(path): cannot create the run's log")
+            throw TrainingError.runFolder("\(path): cannot create the run's log")
         }
         handle = FileHandle(forWritingAtPath: path)
         handle?.seekToEndOfFile()
@@ -192,7 +192,7 @@ final class SummaryWriter {
         }
         let rows = kept.isEmpty ? [Substring(Self.header)] : kept
         try writeFileAtomically(path, bytes: Array(rows.map { $0 + "\n" }.joined().utf8))
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw TrainingError("\(path): cannot open the run's summary") }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw TrainingError.runFolder("\(path): cannot open the run's summary") }
         handle.seekToEndOfFile()
         self.handle = handle
     }

@@ -133,7 +133,7 @@ public final class Trainer {
                         return "image-size \(m.imageSize), patch-size \(m.patchSize), hidden-size \(m.hiddenSize), layers \(m.layers), heads \(m.heads), "
                             + "mlp-size \(m.intermediateSize)" + (sameFixedChoices ? "" : " (another activation, qkv_bias or num_channels)")
                     }
-                    throw TrainingError("\(checkpoint) holds a model with \(sizes(stored.config)); the configuration asks for \(sizes(modelConfig)): "
+                    throw TrainingError.runFolder("\(checkpoint) holds a model with \(sizes(stored.config)); the configuration asks for \(sizes(modelConfig)): "
                                         + "resume with the run's own model sizes, or start a new run with another --output")
                 }
                 weights = stored.weights
@@ -144,7 +144,7 @@ public final class Trainer {
                 note("resumed before epoch 0, from the initial weights")
             }
         } else if fm.fileExists(atPath: files.statePath) {
-            throw TrainingError("\(folder) already holds a run; pass --resume to continue it or choose another --output")
+            throw TrainingError.runFolder("\(folder) already holds a run; pass --resume to continue it or choose another --output")
         }
         // Written once the folder is known to be this run's (a refused resume leaves the run's own file).
         try writeFileAtomically(folder + "/config.yaml", bytes: Array(try configuration.encodedYAML().utf8))
@@ -232,13 +232,13 @@ public final class Trainer {
             shardSets[set] = kept
         }
         if !problems.isEmpty && configuration.onError == .stop {
-            throw TrainingError("shards that cannot be read:\n  " + problems.joined(separator: "\n  ")
+            throw TrainingError.data("shards that cannot be read:\n  " + problems.joined(separator: "\n  ")
                                 + "\n(on-error: skip trains on the other shards instead)")
         }
         let needed: [(TrainingConfiguration.ShardSet, String)] = [(.train, "train-shards"), (.linearTrain, "linear-train-shards"),
                                                                   (.validation, "val-shards-no-augm")]
         for (set, key) in needed where shardSets[set]?.isEmpty != false {
-            throw TrainingError("no shard of \(key) can be read:\n  " + problems.joined(separator: "\n  "))
+            throw TrainingError.data("no shard of \(key) can be read:\n  " + problems.joined(separator: "\n  "))
         }
         missingShards = missing
         return problems
@@ -266,7 +266,7 @@ public final class Trainer {
         var leftOut = 0
         let start = Date()
         func nextSample() throws -> Sample {
-            guard let sample = try samples.next() else { throw TrainingError("the training shards yielded no samples") }
+            guard let sample = try samples.next() else { throw TrainingError.data("the training shards yielded no samples") }
             return sample
         }
         for s in 0..<c.stepsPerEpoch {

@@ -70,12 +70,12 @@ extension TrainingConfiguration {
         smallest.batchSize = 2
         smallest.shuffleBuffer = 1
         if smallest.memoryEstimate.total > available {
-            throw TrainingError("the model (image-size \(imageSize), patch-size \(patchSize), hidden-size \(hiddenSize), layers \(layers), "
+            throw TrainingError.memory("the model (image-size \(imageSize), patch-size \(patchSize), hidden-size \(hiddenSize), layers \(layers), "
                                 + "heads \(heads), mlp-size \(mlpSize)) is too large: even at batch-size 2 \(need); choose smaller sizes")
         }
         if estimate.shuffleRecords > estimate.views + estimate.activations + estimate.batchRecords {
-            throw TrainingError("shuffle-buffer \(shuffleBuffer): \(need) (at an assumed \(t(TrainingMemoryEstimate.assumedRecordBytes)) per record); lower shuffle-buffer")
+            throw TrainingError.memory("shuffle-buffer \(shuffleBuffer): \(need) (at an assumed \(t(TrainingMemoryEstimate.assumedRecordBytes)) per record); lower shuffle-buffer")
         }
-        throw TrainingError("batch-size \(batchSize): \(need); lower batch-size (grad-accum-steps gives larger effective batches in the same memory)")
+        throw TrainingError.memory("batch-size \(batchSize): \(need); lower batch-size (grad-accum-steps gives larger effective batches in the same memory)")
     }
 }

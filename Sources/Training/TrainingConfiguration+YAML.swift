@@ -60,11 +60,11 @@ extension TrainingConfiguration {
     public mutating func apply(yaml text: String, file: String) throws -> [String] {
         let document: Node?
         do { document = try YAMLText.compose(text) } catch {
-            throw TrainingError("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)")
+            throw TrainingError.configuration("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)")
         }
         guard let document else { return [] }
         guard case let .mapping(mapping) = document else {
-            throw TrainingError("\(file):\(YAMLText.line(of: document).map { "\($0):" } ?? "") expected `key: value` lines")
+            throw TrainingError.configuration("\(file):\(YAMLText.line(of: document).map { "\($0):" } ?? "") expected `key: value` lines")
         }
         do {
             let settings = try YAMLText.decode(TrainingSettings.self, from: document, userInfo: [TrainingSettings.base: self])
@@ -72,15 +72,15 @@ extension TrainingConfiguration {
             return settings.noEffect
         } catch let problem as TrainingKeyProblem {
             let line = mapping.keys.first { $0.string == problem.key }.flatMap(YAMLText.line(of:))
-            throw TrainingError("\(file):\(line.map { "\($0):" } ?? "") \(problem.key): \(problem.message)")
+            throw TrainingError.configuration("\(file):\(line.map { "\($0):" } ?? "") \(problem.key): \(problem.message)")
         }
     }
 
     /// Reads and applies a YAML configuration file (see `apply(yaml:file:)`).
     public mutating func apply(yamlFile path: String) throws -> [String] {
         let bytes: [UInt8]
-        do { bytes = try readSmallFile(path, limit: 16 << 20) } catch { throw TrainingError("cannot read the configuration file \(error)") }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw TrainingError("\(path): not UTF-8 text") }
+        do { bytes = try readSmallFile(path, limit: 16 << 20) } catch { throw TrainingError.configuration("cannot read the configuration file \(error)") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw TrainingError.configuration("\(path): not UTF-8 text") }
         return try apply(yaml: text, file: path)
     }
 
@@ -96,7 +96,7 @@ extension TrainingConfiguration {
             let token = arguments[i]
             i += 1
             guard isName(token) else {
-                throw TrainingError("'\(token)': expected a setting such as --epochs 150 (deepfake train --help lists the keys)")
+                throw TrainingError.configuration("'\(token)': expected a setting such as --epochs 150 (deepfake train --help lists the keys)")
             }
             var spelling = String(token.drop { $0 == "-" }), values: [String] = []
             if let equals = spelling.firstIndex(of: "=") {
@@ -114,7 +114,7 @@ extension TrainingConfiguration {
             }
             if values.isEmpty {
                 guard key == nil || key?.type == .flag || key?.type == .any else {
-                    throw TrainingError("--\(spelling): needs a value (\(key!.type.rawValue))")
+                    throw TrainingError.configuration("--\(spelling): needs a value (\(key!.type.rawValue))")
                 }
                 values = ["true"]
             }
@@ -135,7 +135,7 @@ extension TrainingConfiguration {
             self = decoded.configuration
             return decoded.noEffect
         } catch let problem as TrainingKeyProblem {
-            throw TrainingError("--\(problem.key): \(problem.message)")
+            throw TrainingError.configuration("--\(problem.key): \(problem.message)")
         }
     }
 

@@ -71,37 +71,37 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public func validate(physicalMemory: UInt64 = ProcessInfo.processInfo.physicalMemory) throws {
         do { try model.validate(source: "training configuration", keys: Self.modelKeys) } catch {
             guard case let .badConfig(_, reason) = error else { throw error }
-            throw TrainingError(reason)
+            throw TrainingError.configuration(reason)
         }
-        if numTransform < 0 { throw TrainingError("num-transform must be ≥ 0, found \(numTransform)") }
-        if !(cropPercent > 0 && cropPercent <= 1) { throw TrainingError("crop-pct must be in (0, 1], found \(cropPercent)") }
+        if numTransform < 0 { throw TrainingError.configuration("num-transform must be ≥ 0, found \(numTransform)") }
+        if !(cropPercent > 0 && cropPercent <= 1) { throw TrainingError.configuration("crop-pct must be in (0, 1], found \(cropPercent)") }
         if Double(imageSize) / cropPercent > Double(ViTConfig.maxImageSize) {
-            throw TrainingError("crop-pct \(cropPercent) resizes image-size \(imageSize) views to more than \(ViTConfig.maxImageSize) pixels; raise crop-pct")
+            throw TrainingError.configuration("crop-pct \(cropPercent) resizes image-size \(imageSize) views to more than \(ViTConfig.maxImageSize) pixels; raise crop-pct")
         }
         if epochs < 1 || stepsPerEpoch < 1 || batchSize < 2 || gradientAccumulation < 1 {
-            throw TrainingError("epochs and steps per epoch must be ≥ 1, batch size ≥ 2 (negatives need another record), accumulation ≥ 1")
+            throw TrainingError.configuration("epochs and steps per epoch must be ≥ 1, batch size ≥ 2 (negatives need another record), accumulation ≥ 1")
         }
         for (key, value) in [("warmup-epochs", warmupEpochs), ("keep-checkpoints", keepCheckpoints), ("patience-epochs", patienceEpochs)] where value < 0 {
-            throw TrainingError("\(key) must be ≥ 0, found \(value)")
+            throw TrainingError.configuration("\(key) must be ≥ 0, found \(value)")
         }
-        if shuffleBuffer < 1 { throw TrainingError("shuffle-buffer must be ≥ 1, found \(shuffleBuffer)") }
+        if shuffleBuffer < 1 { throw TrainingError.configuration("shuffle-buffer must be ≥ 1, found \(shuffleBuffer)") }
         for (key, value) in [("data-len-linear", linearRecords), ("data-len-eval", validationRecords)] {
-            if let value, value < 1 { throw TrainingError("\(key) must be ≥ 1 (or null for all records), found \(value)") }
+            if let value, value < 1 { throw TrainingError.configuration("\(key) must be ≥ 1 (or null for all records), found \(value)") }
         }
-        if let threads, !(1...1024).contains(threads) { throw TrainingError("threads must be from 1 to 1024, found \(threads)") }
+        if let threads, !(1...1024).contains(threads) { throw TrainingError.configuration("threads must be from 1 to 1024, found \(threads)") }
         for (key, value) in [("lr", learningRate), ("warmup-lr", warmupLR), ("min-lr", minLR), ("weight-decay", weightDecay)]
         where !(value.isFinite && value >= 0) {
-            throw TrainingError("\(key) must be a finite number ≥ 0, found \(value)")
+            throw TrainingError.configuration("\(key) must be a finite number ≥ 0, found \(value)")
         }
-        if !(temperature.isFinite && temperature > 0) { throw TrainingError("infonce-loss-temperature must be a finite number > 0, found \(temperature)") }
-        if let clip = clipGradient, !(clip.isFinite && clip > 0) { throw TrainingError("clip-grad must be a finite number > 0 (or null), found \(clip)") }
+        if !(temperature.isFinite && temperature > 0) { throw TrainingError.configuration("infonce-loss-temperature must be a finite number > 0, found \(temperature)") }
+        if let clip = clipGradient, !(clip.isFinite && clip > 0) { throw TrainingError.configuration("clip-grad must be a finite number > 0 (or null), found \(clip)") }
         for (key, range) in [("global-crops-scale", globalCropScale), ("local-crops-scale", localCropScale)]
         where !(range.lowerBound >= 0 && range.upperBound.isFinite) {
-            throw TrainingError("\(key) must be two finite numbers, 0 ≤ low ≤ high, found [\(range.lowerBound), \(range.upperBound)]")
+            throw TrainingError.configuration("\(key) must be two finite numbers, 0 ≤ low ≤ high, found [\(range.lowerBound), \(range.upperBound)]")
         }
-        if trainShards.isEmpty { throw TrainingError("no training shards (train-shards)") }
+        if trainShards.isEmpty { throw TrainingError.configuration("no training shards (train-shards)") }
         if linearTrainShards.isEmpty || validationShards.isEmpty {
-            throw TrainingError("head fitting and validation need linear-train-shards and val-shards-no-augm")
+            throw TrainingError.configuration("head fitting and validation need linear-train-shards and val-shards-no-augm")
         }
         try checkMemory(physicalMemory: physicalMemory)
     }
@@ -131,8 +131,21 @@ public struct TrainingConfiguration: Sendable, Equatable {
     }
 }
 
-/// A training problem, with a message for people.
-public struct TrainingError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// A training problem, by kind, with a message for people.
+public enum TrainingError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// A configuration file, key or value that cannot be used (`file:line: key: message`, `--key: message`).
+    case configuration(String)
+    /// The configuration would need more memory than the machine has.
+    case memory(String)
+    /// The run's folder cannot be used: a corrupt or unreadable state.json, another run in it, a checkpoint with
+    /// other model sizes, a log or summary that cannot be opened.
+    case runFolder(String)
+    /// The training data: shards that cannot be read, none left in a set, no samples, too few that decode.
+    case data(String)
+
+    public var description: String {
+        switch self {
+        case let .configuration(message), let .memory(message), let .runFolder(message), let .data(message): return message
+        }
+    }
 }

@@ -87,7 +87,7 @@ struct ViewBatcher {
             }
             replaced += pending.count
             if replaced > Self.replacementLimit(records: b) {
-                throw TrainingError("more than \(Self.replacementLimit(records: b)) undecodable training records in one step: the training "
+                throw TrainingError.data("more than \(Self.replacementLimit(records: b)) undecodable training records in one step: the training "
                                     + "shards hold too few images that decode")
             }
         }
