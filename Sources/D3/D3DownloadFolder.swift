@@ -21,22 +21,22 @@ import WebDataset
 
 /// One record of the D3 download layout (docs/upstream.md, Download layout): `{id}_gen{0..3}.{ext}`, `{id}_real.{ext}`,
 /// `{id}_prompt.txt`, `{id}_url.txt`, found at any folder depth. Paths are as found under the scanned folder.
-public struct D3RecordFiles: Sendable, Equatable {
-    public var id: String
-    public var generated: [Int: String] = [:]
-    public var real: String?
-    public var prompt: String?
-    public var url: String?
+package struct D3RecordFiles: Sendable, Equatable {
+    package var id: String
+    package var generated: [Int: String] = [:]
+    package var real: String?
+    package var prompt: String?
+    package var url: String?
     /// Parts found more than once ("gen0", "real", "prompt.txt", "url.txt" → every path); such a record is ambiguous.
-    public var duplicates: [String: [String]] = [:]
+    package var duplicates: [String: [String]] = [:]
     /// The followed symbolic links among the paths → their resolved targets (what is opened).
-    public var linkTargets: [String: String] = [:]
+    package var linkTargets: [String: String] = [:]
 
     /// A record with no part yet.
-    public init(id: String) { self.id = id }
+    package init(id: String) { self.id = id }
 
     /// The parts a complete record lacks (empty when complete).
-    public var missing: [String] {
+    package var missing: [String] {
         var out: [String] = []
         for k in 0..<D3Field.generatorCount where generated[k] == nil { out.append("gen\(k)") }
         if real == nil { out.append("real") }
@@ -46,7 +46,7 @@ public struct D3RecordFiles: Sendable, Equatable {
     }
 
     /// Why the record cannot become a sample before its files are read (missing or repeated parts); nil when it can.
-    public var problem: String? {
+    package var problem: String? {
         if !missing.isEmpty { return "missing " + missing.joined(separator: ", ") }
         if !duplicates.isEmpty {
             return duplicates.keys.sorted().map { "\($0) found \(duplicates[$0]!.count) times (\(duplicates[$0]!.joined(separator: ", ")))" }
@@ -57,23 +57,23 @@ public struct D3RecordFiles: Sendable, Equatable {
 }
 
 /// A name the scan passed over, and why.
-public struct D3ScanProblem: Sendable, Equatable, CustomStringConvertible {
+package struct D3ScanProblem: Sendable, Equatable, CustomStringConvertible {
     /// The path as found; bytes that are not UTF-8 are written `\xNN`.
-    public var path: String
-    public var reason: String
-    public var description: String { "\(path): \(reason)" }
+    package var path: String
+    package var reason: String
+    package var description: String { "\(path): \(reason)" }
 }
 
 /// What a scan found: the records (sorted by id) and the names it passed over (sorted by path).
-public struct D3Scan: Sendable {
-    public var records: [D3RecordFiles]
-    public var problems: [D3ScanProblem]
+package struct D3Scan: Sendable {
+    package var records: [D3RecordFiles]
+    package var problems: [D3ScanProblem]
 }
 
 /// Why a text cannot be one part of a sample key or a shard file name (`--prefix`, `--split`, a record id);
 /// nil when it can: not empty, at most 100 bytes, no `/`, no `.` (the first dot of a member name ends its sample
 /// key, and `.`/`..` name folders), no control character (NUL included).
-public func sampleKeyPartProblem(_ text: String) -> String? {
+package func sampleKeyPartProblem(_ text: String) -> String? {
     if text.isEmpty { return "it is empty" }
     if text.utf8.count > 100 { return "it is \(text.utf8.count) bytes long (at most 100)" }
     if text.contains("/") { return "it contains '/'" }
@@ -85,7 +85,7 @@ public func sampleKeyPartProblem(_ text: String) -> String? {
 /// Scans `root` recursively for D3 record files, grouped by id, sorted by id (see the file header for what is
 /// read and what is listed as a problem).
 /// - Throws: `root` that does not exist, is not a folder or cannot be opened.
-public func scanD3Records(root: String, followSymlinks: Bool = false) throws(WebDatasetError) -> D3Scan {
+package func scanD3Records(root: String, followSymlinks: Bool = false) throws(WebDatasetError) -> D3Scan {
     var records: [String: D3RecordFiles] = [:]
     var problems: [D3ScanProblem] = []
     let rules = FolderWalkRules(
@@ -172,7 +172,7 @@ extension D3RecordFiles {
     /// fields `caption.txt`, `gen_0.{ext}` … `gen_3.{ext}`, `real.{ext}`, `url.txt`), with the image bytes as
     /// they are on disk (no re-encoding). Throws for an incomplete or ambiguous record, or a file that cannot be
     /// read (not a regular file, over `maxFileBytes`).
-    public func sample(prefix: String = D3Field.defaultPrefix, split: String, maxFileBytes: Int = 1 << 30) throws(WebDatasetError) -> Sample {
+    package func sample(prefix: String = D3Field.defaultPrefix, split: String, maxFileBytes: Int = 1 << 30) throws(WebDatasetError) -> Sample {
         if let problem { throw WebDatasetError(.sample, shard: id, reason: "incomplete record: " + problem) }
         func read(_ path: String) throws(WebDatasetError) -> [UInt8] { try readRegularFile(linkTargets[path] ?? path, limit: maxFileBytes) }
         func ext(_ path: String) -> String { (path as NSString).pathExtension.lowercased() }

@@ -8,7 +8,7 @@ import WebDataset
 
 /// What a field of a D3 sample holds, from its name: the first component (`gen_2` of `gen_2.png`), compared
 /// without regard to case, as webdataset splits member names.
-public enum D3Field: Sendable, Equatable {
+package enum D3Field: Sendable, Equatable {
     /// The record's real image (`real.EXT`).
     case real
     /// Generator `K`'s image (`gen_K.EXT`).
@@ -23,12 +23,12 @@ public enum D3Field: Sendable, Equatable {
     case other
 
     /// Generated images per record in the D3 download (`gen_0` … `gen_3`).
-    public static let generatorCount = 4
+    package static let generatorCount = 4
     /// The sample-key prefix D3's shards use (`elsa_v2-0000.tar`, keys `elsa_v2__train__…`).
-    public static let defaultPrefix = "elsa_v2"
+    package static let defaultPrefix = "elsa_v2"
 
     /// The field a member name (`gen_2.png`, `caption.txt`, `json`) stands for.
-    public init(fieldName: String) {
+    package init(fieldName: String) {
         let parts = fieldName.split(separator: ".", omittingEmptySubsequences: false)
         let first = parts[0].lowercased()
         if first == "real" { self = .real }
@@ -40,7 +40,7 @@ public enum D3Field: Sendable, Equatable {
     }
 
     /// Whether the field is an image (real or generated): a name with an extension after `real` or `gen_K`.
-    public static func isImage(fieldName: String) -> Bool {
+    package static func isImage(fieldName: String) -> Bool {
         guard fieldName.contains(".") else { return false }
         switch D3Field(fieldName: fieldName) {
         case .real, .generated: return true
@@ -49,7 +49,7 @@ public enum D3Field: Sendable, Equatable {
     }
 
     /// The name this project writes for the field, with `ext` for images (`gen_2.png`, `real.jpg`, `caption.txt`).
-    public func name(extension ext: String = "") -> String {
+    package func name(extension ext: String = "") -> String {
         switch self {
         case .real: return "real." + ext
         case let .generated(k): return "gen_\(k)." + ext
@@ -61,18 +61,18 @@ public enum D3Field: Sendable, Equatable {
     }
 
     /// The sample key of record `id` of `split`: `{prefix}__{split}__{id}`.
-    public static func sampleKey(prefix: String = defaultPrefix, split: String, id: String) -> String {
+    package static func sampleKey(prefix: String = defaultPrefix, split: String, id: String) -> String {
         "\(prefix)__\(split)__\(id)"
     }
 }
 
 /// What an image is in an evaluation of D3 records: the record's real image, or generator `K`'s.
-public enum D3Role: Sendable, Equatable {
+package enum D3Role: Sendable, Equatable {
     case real
     case fake(generator: Int)
 
     /// The role of an image field (`real.EXT`, `gen_K.EXT`); nil for any other field.
-    public init?(fieldName: String) {
+    package init?(fieldName: String) {
         guard D3Field.isImage(fieldName: fieldName) else { return nil }
         switch D3Field(fieldName: fieldName) {
         case .real: self = .real
@@ -83,14 +83,14 @@ public enum D3Role: Sendable, Equatable {
 }
 
 /// One D3 record decoded: the real image and its generated ones (gen_0, gen_1, ... in order).
-public struct DecodedRecord: Sendable {
-    public var key: String
-    public var real: RGBImage
-    public var fakes: [RGBImage]
+package struct DecodedRecord: Sendable {
+    package var key: String
+    package var real: RGBImage
+    package var fakes: [RGBImage]
 }
 
 /// Why a D3 sample cannot be used for training.
-public enum D3RecordError: Error, CustomStringConvertible, Sendable {
+package enum D3RecordError: Error, CustomStringConvertible, Sendable {
     /// The sample has no `real.*` image.
     case noReal(shard: String, key: String)
     /// The sample has no `gen_0.*` image.
@@ -98,7 +98,7 @@ public enum D3RecordError: Error, CustomStringConvertible, Sendable {
     /// An image did not decode.
     case undecodable(ImageError)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .noReal(shard, key): return "\(shard)#\(key): no real.* field"
         case let .noGenerated(shard, key): return "\(shard)#\(key): no gen_0.* field"
@@ -109,7 +109,7 @@ public enum D3RecordError: Error, CustomStringConvertible, Sendable {
 
 /// Decodes a D3 sample (`real.*`, `gen_0.*` … `gen_K.*`, generators counted from 0 while they follow on); a
 /// failure names the sample and what is missing or broken.
-public func decodeRecord(_ sample: Sample) -> Result<DecodedRecord, D3RecordError> {
+package func decodeRecord(_ sample: Sample) -> Result<DecodedRecord, D3RecordError> {
     func field(_ wanted: D3Field) -> (name: String, bytes: [UInt8])? {
         sample.fields.first { $0.name.contains(".") && D3Field(fieldName: $0.name) == wanted }
     }

@@ -9,34 +9,34 @@ import ViT
 import WebDataset
 
 /// What one epoch produced, or (epoch −1) what the untrained model measures before epoch 0.
-public struct EpochSummary: Sendable {
+package struct EpochSummary: Sendable {
     /// The epoch, from 0; `initialEpoch` (−1) for the untrained model's validation.
-    public var epoch: Int
+    package var epoch: Int
     /// The epoch's learning rate and mean contrastive loss (nil for the untrained model: no step was taken).
-    public var learningRate: Double?
-    public var trainLoss: Double?
+    package var learningRate: Double?
+    package var trainLoss: Double?
     /// Per head: accuracy on the clean and the transformed validation records (nil when not run).
-    public var cleanAccuracy: [HeadKind: Double]
-    public var transformedAccuracy: [HeadKind: Double]
+    package var cleanAccuracy: [HeadKind: Double]
+    package var transformedAccuracy: [HeadKind: Double]
     /// The model-selection metric: the linear head's accuracy on the clean validation set.
-    public var selectionMetric: Double { cleanAccuracy[.linear] ?? cleanAccuracy.values.first ?? 0 }
+    package var selectionMetric: Double { cleanAccuracy[.linear] ?? cleanAccuracy.values.first ?? 0 }
     /// The `epoch` of the untrained model's row (summary.csv and `Trainer.run`'s result).
-    public static let initialEpoch = -1
+    package static let initialEpoch = -1
     /// Whether this is the untrained model's validation rather than an epoch's.
-    public var isInitial: Bool { epoch == Self.initialEpoch }
+    package var isInitial: Bool { epoch == Self.initialEpoch }
 }
 
 /// Progress of the contrastive steps, for bars and logs.
-public struct StepProgress: Sendable {
-    public var epoch: Int, step: Int, steps: Int
-    public var loss: Double, learningRate: Double, imagesPerSecond: Double
+package struct StepProgress: Sendable {
+    package var epoch: Int, step: Int, steps: Int
+    package var loss: Double, learningRate: Double, imagesPerSecond: Double
     /// Epochs in the run, and seconds since this epoch's first step began.
-    public var epochs: Int = 0, elapsed: Double = 0
+    package var epochs: Int = 0, elapsed: Double = 0
 
     /// Seconds left in this epoch's steps, at this epoch's pace so far.
-    public var epochSecondsLeft: Double { step > 0 ? elapsed / Double(step) * Double(steps - step) : 0 }
+    package var epochSecondsLeft: Double { step > 0 ? elapsed / Double(step) * Double(steps - step) : 0 }
     /// Seconds left in the run's remaining steps at this pace (head fitting and validation not included).
-    public var runSecondsLeft: Double {
+    package var runSecondsLeft: Double {
         step > 0 ? epochSecondsLeft + elapsed / Double(step) * Double(steps) * Double(max(0, epochs - epoch - 1)) : 0
     }
 }
@@ -48,19 +48,19 @@ public struct StepProgress: Sendable {
 /// fitting and validation (summary.csv's epoch −1 row), the baseline the epochs are compared with; it is
 /// not a checkpoint and takes no part in model selection. Everything random derives from (seed, epoch,
 /// step, record), so `resume` continues bit for bit, whenever the previous process was killed.
-public final class Trainer {
-    public let configuration: TrainingConfiguration
-    public let log: (String) -> Void
-    public let progress: (StepProgress) -> Void
+package final class Trainer {
+    package let configuration: TrainingConfiguration
+    package let log: (String) -> Void
+    package let progress: (StepProgress) -> Void
     private var compute: ComputeOptions
     private let folder: String
     /// The shards of each set, without those found missing at the start (`on-error: skip`).
     private var shardSets: [TrainingConfiguration.ShardSet: [String]] = [:]
     /// Shards left out because they were missing when the run started (`on-error: skip`); a caller ends with a
     /// failure status when there are any.
-    public private(set) var missingShards: [String] = []
+    package private(set) var missingShards: [String] = []
 
-    public init(configuration: TrainingConfiguration, log: @escaping (String) -> Void = { _ in },
+    package init(configuration: TrainingConfiguration, log: @escaping (String) -> Void = { _ in },
                 progress: @escaping (StepProgress) -> Void = { _ in }) throws {
         try configuration.validate()
         self.configuration = configuration
@@ -95,7 +95,7 @@ public final class Trainer {
     /// Returns what this call measured: the untrained model's validation (`epoch` −1) when it ran in this
     /// call (`initialValidation`, not yet recorded by the run), then each epoch trained.
     @discardableResult
-    public func run(resume: Bool = false, stopAfterEpoch: Int? = nil) throws -> [EpochSummary] {
+    package func run(resume: Bool = false, stopAfterEpoch: Int? = nil) throws -> [EpochSummary] {
         let fm = FileManager.default
         let missing = try resolveShardSets()
         let files = self.files

@@ -8,11 +8,11 @@ import Yams
 extension TrainingConfiguration: Codable {
     /// A configuration from the keys of a YAML mapping on the defaults (keys without effect are skipped;
     /// `apply(yaml:file:)` names them).
-    public init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         self = try TrainingSettings(from: decoder).configuration
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: TrainingKeyName.self)
         for key in TrainingKey.all { try key.write?(self, &container) }
     }
@@ -57,7 +57,7 @@ extension TrainingConfiguration {
     /// Applies the keys of a YAML configuration file: upstream's `config-training.yaml` keys or this
     /// implementation's (`TrainingKey.all`; `-` and `_` alike). Returns the keys read that have no effect here,
     /// as spelled. An unknown key, a value of the wrong type or a refused value throws `file:line: key: reason`.
-    public mutating func apply(yaml text: String, file: String) throws -> [String] {
+    package mutating func apply(yaml text: String, file: String) throws -> [String] {
         let document: Node?
         do { document = try YAMLText.compose(text) } catch {
             throw TrainingError.configuration("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)")
@@ -77,7 +77,7 @@ extension TrainingConfiguration {
     }
 
     /// Reads and applies a YAML configuration file (see `apply(yaml:file:)`).
-    public mutating func apply(yamlFile path: String) throws -> [String] {
+    package mutating func apply(yamlFile path: String) throws -> [String] {
         let bytes: [UInt8]
         do { bytes = try readSmallFile(path, limit: 16 << 20) } catch { throw TrainingError.configuration("cannot read the configuration file \(error)") }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw TrainingError.configuration("\(path): not UTF-8 text") }
@@ -88,7 +88,7 @@ extension TrainingConfiguration {
     /// `--key v1 v2 …` (lists), `--flag` alone (true) and `--no-flag` (false); `-b` and other one-dash names
     /// alike. A repeated list key adds to its list; a repeated other key takes its last value. Returns the keys
     /// read that have no effect here, as spelled.
-    public mutating func apply(arguments: [String]) throws -> [String] {
+    package mutating func apply(arguments: [String]) throws -> [String] {
         func isName(_ token: String) -> Bool { token.hasPrefix("-") && token.count > 1 && Double(token) == nil }
         var settings: [(spelling: String, key: TrainingKey?, values: [String])] = []
         var i = 0
@@ -142,7 +142,7 @@ extension TrainingConfiguration {
     /// What `deepfake train` runs with: the defaults, then the configuration file (`configFile`, or with
     /// `resume` and no file the run folder's `config.yaml`), then the command-line settings; validated.
     /// Returns it with the keys read that have no effect here (file then command line, each once).
-    public static func resolve(configFile: String?, arguments: [String], resume: Bool) throws
+    package static func resolve(configFile: String?, arguments: [String], resume: Bool) throws
         -> (configuration: TrainingConfiguration, noEffect: [String]) {
         var fromArguments = TrainingConfiguration()
         _ = try fromArguments.apply(arguments: arguments)  // checked first; it names the run folder
@@ -157,25 +157,25 @@ extension TrainingConfiguration {
     }
 
     /// The one warning line naming the keys read without effect here; nil when there are none.
-    public static func noEffectWarning(_ keys: [String]) -> String? {
+    package static func noEffectWarning(_ keys: [String]) -> String? {
         keys.isEmpty ? nil : "warning: accepted without effect here: \(keys.joined(separator: ", ")) (deepfake train --help says why)"
     }
 
     /// The configuration as YAML (`config.yaml` in the run folder): every recorded key, in `TrainingKey.all`'s
     /// order, values quoted where YAML needs it; `apply(yaml:file:)` and `--resume` read it back equal.
-    public func encodedYAML() throws -> String {
+    package func encodedYAML() throws -> String {
         "# deepfake train: the resolved configuration (--resume reads it, --config takes it)\n" + (try YAMLText.encode(self))
     }
 
     /// `encodedYAML()`, or an empty text if Yams could not emit it (our values are strings, numbers, booleans,
     /// lists and null, which it always emits).
-    public var yaml: String { (try? encodedYAML()) ?? "" }
+    package var yaml: String { (try? encodedYAML()) ?? "" }
 }
 
 extension TrainingKey {
     /// The keys for `deepfake train --help`: each with its other names, type, default and purpose, then those
     /// accepted without effect, grouped by reason.
-    public static var helpText: String {
+    package static var helpText: String {
         /// `text` in lines of at most 78 characters, the first starting with `first`, the others with `rest`.
         func wrapped(_ text: String, first: String, rest: String) -> [String] {
             var lines: [String] = [], line = first
