@@ -173,8 +173,8 @@ final class RunLog {
 
 /// `summary.csv`: a header, then one row per validation (the untrained model's with epoch −1 and empty lr and
 /// train_loss), appended as each is measured.
-final class SummaryWriter {
-    static let header = "epoch,lr,train_loss,eval_accuracy,linear_clean,knn_clean,svm_clean,linear_transf,knn_transf,svm_transf"
+package final class SummaryWriter {
+    package static let header = "epoch,lr,train_loss,eval_accuracy,linear_clean,knn_clean,svm_clean,linear_transf,knn_transf,svm_transf"
     /// The heads in the columns' order.
     static let columns: [HeadKind] = [.linear, .knn, .svm]
 
@@ -183,7 +183,7 @@ final class SummaryWriter {
     /// Opens the summary at `path` for the rows from epoch `next` on. Rows of that or a later epoch (a killed
     /// process appended them before state.json recorded them; the resumed run recomputes them identically) and a
     /// last row cut short are dropped: the file is rewritten once, atomically, with the header and the rows kept.
-    init(path: String, next: Int) throws {
+    package init(path: String, next: Int) throws {
         let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         let complete = old.hasSuffix("\n") ? old : String(old[..<(old.lastIndex(of: "\n").map { old.index(after: $0) } ?? old.startIndex)])
         let kept = complete.split(separator: "\n").filter { row in
@@ -200,7 +200,7 @@ final class SummaryWriter {
     deinit { try? handle.close() }
 
     /// Appends `s`'s row and flushes it to disk (before the state that records it is written).
-    func append(_ s: EpochSummary) throws {
+    package func append(_ s: EpochSummary) throws {
         func v(_ x: Double?) -> String { x.map { String(format: "%.6f", $0) } ?? "" }
         func plain(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
         let fields: [String] = ["\(s.epoch)", plain(s.learningRate), plain(s.trainLoss), v(s.selectionMetric)]

@@ -24,6 +24,12 @@ package struct EpochSummary: Sendable {
     package static let initialEpoch = -1
     /// Whether this is the untrained model's validation rather than an epoch's.
     package var isInitial: Bool { epoch == Self.initialEpoch }
+
+    package init(epoch: Int, learningRate: Double?, trainLoss: Double?, cleanAccuracy: [HeadKind: Double],
+                 transformedAccuracy: [HeadKind: Double]) {
+        self.epoch = epoch; self.learningRate = learningRate; self.trainLoss = trainLoss
+        self.cleanAccuracy = cleanAccuracy; self.transformedAccuracy = transformedAccuracy
+    }
 }
 
 /// Progress of the contrastive steps, for bars and logs.
