@@ -9,10 +9,10 @@ import Tensor
 // embedding in float32), so results agree in quality (KL divergence, trustworthiness), not bit for bit.
 
 /// Settings of a t-SNE run; the defaults are scikit-learn's.
-public struct TSNEOptions: Sendable, Equatable {
+package struct TSNEOptions: Sendable, Equatable {
     /// Exact gradients (O(N²) per iteration) or the Barnes–Hut approximation (O(N log N), sparse affinities
     /// over the ⌊3·perplexity + 1⌋ nearest neighbours).
-    public enum Method: Sendable, Equatable {
+    package enum Method: Sendable, Equatable {
         case exact
         case barnesHut
         /// Exact up to `exactUpTo` points, Barnes–Hut beyond.
@@ -20,14 +20,14 @@ public struct TSNEOptions: Sendable, Equatable {
     }
 
     /// The gradient-descent step.
-    public enum LearningRate: Sendable, Equatable {
+    package enum LearningRate: Sendable, Equatable {
         /// max(N / early exaggeration / 4, 50), scikit-learn's "auto".
         case auto
         case fixed(Double)
     }
 
     /// Where the points start.
-    public enum Initialization: Sendable, Equatable {
+    package enum Initialization: Sendable, Equatable {
         /// The first two principal components, scaled so the first has standard deviation 1e-4; each
         /// component's largest-magnitude loading is positive (scikit-learn's sign convention).
         case pca
@@ -36,49 +36,49 @@ public struct TSNEOptions: Sendable, Equatable {
     }
 
     /// Effective number of neighbours (scikit-learn: 30); must be below the number of points.
-    public var perplexity: Double = 30
+    package var perplexity: Double = 30
     /// Factor on the affinities during the first `explorationIterations` (12).
-    public var earlyExaggeration: Double = 12
+    package var earlyExaggeration: Double = 12
     /// Step size (auto).
-    public var learningRate: LearningRate = .auto
+    package var learningRate: LearningRate = .auto
     /// Total iterations, exploration included (scikit-learn's `max_iter`, 1000).
-    public var maxIterations: Int = 1000
+    package var maxIterations: Int = 1000
     /// Iterations with exaggeration and momentum 0.5 (250).
-    public var explorationIterations: Int = 250
+    package var explorationIterations: Int = 250
     /// Stop when the KL divergence has not improved for this many iterations after exploration (300).
-    public var iterationsWithoutProgress: Int = 300
+    package var iterationsWithoutProgress: Int = 300
     /// Stop when the gradient's norm falls to this (1e-7).
-    public var minGradientNorm: Double = 1e-7
+    package var minGradientNorm: Double = 1e-7
     /// Barnes–Hut opening angle θ: a cell is summarised when width² / distance² < θ² (0.5).
-    public var angle: Double = 0.5
+    package var angle: Double = 0.5
     /// Exact up to 1,000 points by default.
-    public var method: Method = .automatic(exactUpTo: 1000)
+    package var method: Method = .automatic(exactUpTo: 1000)
     /// PCA by default.
-    public var initialization: Initialization = .pca
+    package var initialization: Initialization = .pca
     /// Worker threads (≥ 1).
-    public var threads: Int = ComputeOptions().threads
+    package var threads: Int = ComputeOptions().threads
 
     /// Default options.
-    public init() {}
+    package init() {}
 }
 
 /// The outcome of a t-SNE run.
-public struct TSNEResult: Sendable, Equatable {
+package struct TSNEResult: Sendable, Equatable {
     /// One 2-D point per input point, in input order.
-    public var coordinates: [SIMD2<Double>]
+    package var coordinates: [SIMD2<Double>]
     /// The KL divergence at the last iteration (scikit-learn's `kl_divergence_`; for Barnes–Hut the
     /// approximation it optimises: sparse affinities, tree-estimated normalisation).
-    public var klDivergence: Double
+    package var klDivergence: Double
     /// Index of the last iteration run (scikit-learn's `n_iter_`).
-    public var iterations: Int
+    package var iterations: Int
     /// Whether the exact or the Barnes–Hut gradient was used.
-    public var usedBarnesHut: Bool
+    package var usedBarnesHut: Bool
     /// The learning rate used.
-    public var learningRate: Double
+    package var learningRate: Double
 }
 
 /// Why t-SNE or trustworthiness could not run.
-public enum EmbeddingMapError: Error, CustomStringConvertible, Equatable {
+package enum EmbeddingMapError: Error, CustomStringConvertible, Equatable {
     /// Fewer points than the method needs.
     case tooFewPoints(count: Int, needed: Int)
     /// Point `index` has `found` features where the first has `expected`.
@@ -89,7 +89,7 @@ public enum EmbeddingMapError: Error, CustomStringConvertible, Equatable {
     case badOption(String)
 
     /// One line naming the problem.
-    public var description: String {
+    package var description: String {
         switch self {
         case let .tooFewPoints(count, needed): return "\(count) points given; this needs at least \(needed)"
         case let .ragged(index, expected, found):
@@ -101,11 +101,11 @@ public enum EmbeddingMapError: Error, CustomStringConvertible, Equatable {
 }
 
 /// t-SNE embeddings into the plane.
-public enum TSNE {
+package enum TSNE {
     /// Embeds `points` (all of the same length) into 2-D.
     /// - Throws: `EmbeddingMapError` for fewer than 2 points, ragged or non-finite input, perplexity not in
     ///   (0, N), or options out of range.
-    public static func embed(_ points: [[Float]], options: TSNEOptions = TSNEOptions()) throws(EmbeddingMapError) -> TSNEResult {
+    package static func embed(_ points: [[Float]], options: TSNEOptions = TSNEOptions()) throws(EmbeddingMapError) -> TSNEResult {
         let problem = try Problem(points, options: options)
         let n = problem.count
         var start: [Double]
@@ -130,7 +130,7 @@ public enum TSNE {
     /// The objective a run with `options` minimises (exact or Barnes–Hut, as `options.method` picks for this
     /// many points), evaluated at `embedding`: KL(P‖Q) without exaggeration.
     /// - Throws: `EmbeddingMapError` as `embed`, or when `embedding` has another count or a non-finite value.
-    public static func klDivergence(of embedding: [SIMD2<Double>], points: [[Float]], options: TSNEOptions = TSNEOptions()) throws(EmbeddingMapError) -> Double {
+    package static func klDivergence(of embedding: [SIMD2<Double>], points: [[Float]], options: TSNEOptions = TSNEOptions()) throws(EmbeddingMapError) -> Double {
         let problem = try Problem(points, options: options)
         guard embedding.count == problem.count else { throw .badOption("\(embedding.count) embedded points for \(problem.count) points") }
         if let bad = embedding.firstIndex(where: { !$0.x.isFinite || !$0.y.isFinite }) { throw .nonFinite(index: bad) }

@@ -15,7 +15,7 @@ import Tensor
 ///   - neighbours: k (scikit-learn's `n_neighbors`, 5); must be below n / 2.
 ///   - threads: worker threads.
 /// - Throws: `EmbeddingMapError` for ragged or non-finite input, counts that differ, or k not in 1..<n/2.
-public func trustworthiness(_ points: [[Float]], embedding: [[Double]], neighbours k: Int = 5, threads: Int = 1) throws(EmbeddingMapError) -> Double {
+package func trustworthiness(_ points: [[Float]], embedding: [[Double]], neighbours k: Int = 5, threads: Int = 1) throws(EmbeddingMapError) -> Double {
     let input = try PointMatrix(points)
     let n = input.count
     guard embedding.count == n else { throw .badOption("\(embedding.count) embedded points for \(n) input points") }

@@ -166,8 +166,6 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
     case nonFiniteScore(index: Int)
     /// A false-positive-rate target outside (0, 1).
     case badTarget(Double)
-    /// A head kind without a defined calibration input.
-    case unknownHeadKind(String)
 
     /// One line naming the problem and what to do.
     public var description: String {
@@ -178,7 +176,6 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
             return "calibration needs both real and fake images; the calibration set has no \(missing) images"
         case let .nonFiniteScore(index): return "calibration score \(index) is NaN or infinite"
         case let .badTarget(t): return "false-positive-rate target \(t) is not between 0 and 1"
-        case let .unknownHeadKind(kind): return "no calibration input is defined for head kind '\(kind)' (expected linear, knn or svm)"
         }
     }
 

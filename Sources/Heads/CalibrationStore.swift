@@ -13,7 +13,7 @@ public enum CalibrationStore {
     public static let reservedKeys: Set<String> = ["format", "version", "head", "input", "method", "reals", "fakes"]
 
     /// Where a model folder keeps the calibration of head `kind`, relative to the folder.
-    public static func fileName(headKind kind: String) -> String { "heads/\(kind).calibration.safetensors" }
+    public static func fileName(headKind kind: HeadKind) -> String { "heads/\(kind.rawValue).calibration.safetensors" }
 
     /// Writes `calibration` to `path` atomically, with `extraMetadata` (e.g. where the calibration set came
     /// from) whose keys must not be reserved.
@@ -25,7 +25,7 @@ public enum CalibrationStore {
         var metadata = extraMetadata
         metadata["format"] = format
         metadata["version"] = version
-        metadata["head"] = calibration.headKind
+        metadata["head"] = calibration.headKind.rawValue
         metadata["input"] = calibration.input.rawValue
         metadata["method"] = calibration.map.method.rawValue
         metadata["reals"] = String(calibration.realCount)
@@ -54,9 +54,9 @@ public enum CalibrationStore {
         }
         guard let v = meta["version"] else { throw invalid("metadata has no \"version\"") }
         guard v == version else { throw .unsupportedVersion(path: path, version: v) }
-        guard let kind = meta["head"] else { throw invalid("metadata has no \"head\"") }
-        let expectedInput: CalibrationInput
-        do { expectedInput = try CalibrationInput(headKind: kind) } catch { throw invalid("metadata \"head\" is \"\(kind)\"; expected linear, knn or svm") }
+        guard let kindName = meta["head"] else { throw invalid("metadata has no \"head\"") }
+        guard let kind = HeadKind(rawValue: kindName) else { throw invalid("metadata \"head\" is \"\(kindName)\"; expected linear, knn or svm") }
+        let expectedInput = CalibrationInput(headKind: kind)
         guard let inputName = meta["input"], let input = CalibrationInput(rawValue: inputName), input == expectedInput else {
             throw invalid("metadata \"input\" is \(meta["input"].map { "\"\($0)\"" } ?? "missing"); a \(kind) head is calibrated on \"\(expectedInput.rawValue)\"")
         }
@@ -114,7 +114,7 @@ public enum CalibrationStore {
 
     /// What `save` refuses: values `load` would refuse.
     private static func problem(in c: HeadCalibration) -> String? {
-        guard let expected = try? CalibrationInput(headKind: c.headKind) else { return "head kind '\(c.headKind)' is not linear, knn or svm" }
+        let expected = CalibrationInput(headKind: c.headKind)
         guard c.input == expected else { return "a \(c.headKind) head is calibrated on \(expected.rawValue), not \(c.input.rawValue)" }
         guard c.realCount >= 1, c.fakeCount >= 1 else { return "the calibration set needs at least one real and one fake image" }
         switch c.map {

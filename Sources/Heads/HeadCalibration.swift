@@ -47,13 +47,12 @@ public enum CalibrationInput: String, Sendable, CaseIterable {
     /// One-class SVM: −decision (the SVM's decision is positive for reals).
     case negatedDecision = "negated-decision"
 
-    /// The input used for a head kind ("linear", "knn", "svm").
-    public init(headKind: String) throws(CalibrationError) {
+    /// The input used for a head kind.
+    public init(headKind: HeadKind) {
         switch headKind {
-        case "linear": self = .decision
-        case "knn": self = .fakeFraction
-        case "svm": self = .negatedDecision
-        default: throw .unknownHeadKind(headKind)
+        case .linear: self = .decision
+        case .knn: self = .fakeFraction
+        case .svm: self = .negatedDecision
         }
     }
 
@@ -171,8 +170,8 @@ public enum TrustVerdict: String, Sendable, CaseIterable {
 /// input definition, the fitted map, thresholds at false-positive rates and the calibration set's counts.
 /// Saved by `CalibrationStore` (docs/calibration-format.md).
 public struct HeadCalibration: Sendable, Equatable {
-    /// "linear", "knn" or "svm".
-    public var headKind: String
+    /// The head this calibration belongs to.
+    public var headKind: HeadKind
     /// Which score of the head's output the map reads.
     public var input: CalibrationInput
     /// The fitted map.
@@ -185,7 +184,7 @@ public struct HeadCalibration: Sendable, Equatable {
     public var fakeCount: Int
 
     /// A calibration from its parts.
-    public init(headKind: String, input: CalibrationInput, map: CalibrationMap, thresholds: [FalsePositiveThreshold],
+    public init(headKind: HeadKind, input: CalibrationInput, map: CalibrationMap, thresholds: [FalsePositiveThreshold],
                 realCount: Int, fakeCount: Int) {
         self.headKind = headKind; self.input = input; self.map = map; self.thresholds = thresholds
         self.realCount = realCount; self.fakeCount = fakeCount
@@ -197,17 +196,17 @@ public struct HeadCalibration: Sendable, Equatable {
     /// Fits a calibration from a head's outputs on a labelled calibration set (true = fake). The head is
     /// already fitted; only these outputs are seen (scikit-learn's `CalibratedClassifierCV` with a
     /// `FrozenEstimator`).
-    public static func fit(headKind: String, outputs: [HeadOutput], labels: [Bool], method: CalibrationMethod,
+    public static func fit(headKind: HeadKind, outputs: [HeadOutput], labels: [Bool], method: CalibrationMethod,
                            falsePositiveRates: [Double] = defaultTargets) throws(CalibrationError) -> HeadCalibration {
-        let input = try CalibrationInput(headKind: headKind)
+        let input = CalibrationInput(headKind: headKind)
         return try fit(headKind: headKind, scores: outputs.map(input.score), labels: labels, method: method,
                        falsePositiveRates: falsePositiveRates)
     }
 
     /// Fits a calibration from calibration scores already read with `CalibrationInput(headKind:)`.
-    public static func fit(headKind: String, scores: [Double], labels: [Bool], method: CalibrationMethod,
+    public static func fit(headKind: HeadKind, scores: [Double], labels: [Bool], method: CalibrationMethod,
                            falsePositiveRates: [Double] = defaultTargets) throws(CalibrationError) -> HeadCalibration {
-        let input = try CalibrationInput(headKind: headKind)
+        let input = CalibrationInput(headKind: headKind)
         let map = try CalibrationMap.fit(method, scores: scores, labels: labels)
         let thresholds = try FalsePositiveThreshold.fit(scores: scores, labels: labels, targets: falsePositiveRates)
         let fakes = labels.lazy.filter { $0 }.count

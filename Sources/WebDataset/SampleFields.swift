@@ -39,7 +39,7 @@ extension Sample {
     public func fieldName(_ field: String) -> String { "\(shard)#\(key).\(field)" }
 
     private func fieldError(_ field: String, _ reason: String) -> WebDatasetError {
-        WebDatasetError(shard: shard, reason: "\(fieldName(field)): \(reason)")
+        WebDatasetError(.sample, shard: shard, reason: "\(fieldName(field)): \(reason)")
     }
 
     /// The field as UTF-8 text (webdataset's `.txt` decoder: strict UTF-8). Nil when the field is absent.
@@ -102,7 +102,7 @@ extension Sample {
         }
         switch result {
         case .success(let image): return image
-        case .failure(let error): throw WebDatasetError(shard: shard, reason: error.description)
+        case .failure(let error): throw WebDatasetError(.sample, shard: shard, reason: error.description)
         }
     }
 

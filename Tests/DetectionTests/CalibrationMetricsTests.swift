@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import TestSupport
 import XCTest
 
 /// Tests/Fixtures/trust/metrics.json (tools/reference/make_trust_fixtures.py): ECE from the script's numpy
@@ -25,10 +26,7 @@ final class CalibrationMetricsTests: XCTestCase {
         let sets: [Set]
     }
 
-    static let fixture: Fixture? = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/trust/metrics.json")
-        return try? JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url.standardized))
-    }()
+    static let fixture: Fixture? = try? JSONDecoder().decode(Fixture.self, from: Data(contentsOf: Fixtures.url("trust/metrics.json")))
 
     func sets() throws -> [Fixture.Set] {
         let fixture = try XCTUnwrap(Self.fixture, "Tests/Fixtures/trust/metrics.json is missing or unreadable")

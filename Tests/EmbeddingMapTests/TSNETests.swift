@@ -1,6 +1,7 @@
 import Checkpoints
 import EmbeddingMap
 import Foundation
+import TestSupport
 import XCTest
 
 /// Tests/Fixtures/trust/tsne.json (tools/reference/make_trust_fixtures.py): scikit-learn 1.9.1's TSNE on the
@@ -28,10 +29,9 @@ final class TSNETests: XCTestCase {
         let pca2: PCA
     }
 
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures").standardized.path
-    static let fixture: Fixture? = try? JSONDecoder().decode(Fixture.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/trust/tsne.json")))
+    static let fixture: Fixture? = try? JSONDecoder().decode(Fixture.self, from: Data(contentsOf: Fixtures.url("trust/tsne.json")))
     static let points: [[Float]] = {
-        guard let t = try? Npy.read(path: folder + "/heads/test_vectors.npy") else { return [] }
+        guard let t = try? Npy.read(path: Fixtures.path("heads/test_vectors.npy")) else { return [] }
         let f = t.shape[1]
         return (0..<t.shape[0]).map { Array(t.data[($0 * f)..<(($0 + 1) * f)]) }
     }()
