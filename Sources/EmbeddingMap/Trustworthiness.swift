@@ -7,8 +7,10 @@ import Tensor
 ///     T(k) = 1 − 2 / (n·k·(2n − 3k − 1)) · Σᵢ Σ_{j ∈ Nᵢᵏ} max(0, r(i, j) − k)
 ///
 /// where Nᵢᵏ are the k nearest neighbours of i in the embedding and r(i, j) is j's rank (1 = nearest) among
-/// i's neighbours in the input space. Distances are euclidean in Double; equal distances rank by index
-/// (scikit-learn's sort leaves their order unspecified).
+/// i's neighbours in the input space. Distances are euclidean in Double; equal distances rank by index.
+/// scikit-learn ranks float32-rounded distances with an unstable sort and leaves the order of ties to its
+/// sort and KD-tree, so on points with duplicates (every distance to a duplicate ties) the two can differ by
+/// a few ranks; without ties that change the sum they agree exactly.
 /// - Parameters:
 ///   - points: the input points, all of the same length.
 ///   - embedding: one low-dimensional point per input point, all of the same length.

@@ -23,6 +23,9 @@ calibration.json — score sets and scikit-learn's calibration of them.
   method=...) semantics; for linear and knn the script checks that CalibratedClassifierCV gives the same
   probabilities as the calibrators fitted directly on the scores: within 1e-12 for linear, 1e-5 for k-NN,
   whose float32 distances scikit-learn itself does not reproduce bit for bit from call to call).
+  k-NN sets also carry exact_float32_scores: the same fractions with every float32 value rounded once from
+  its exact value (knn_exact_float32), which do not depend on the BLAS's float32 rounding; the script checks
+  they are within 1e-5 of scikit-learn's and records the largest difference.
   Synthetic sets: overlapping normal scores with ties (rounded to 0.05), and large decision values
   (|score| >= 30, which makes _sigmoid_calibration rescale its input).
   For every set:
@@ -46,7 +49,10 @@ metrics.json — ECE, NLL, Brier and reliability-diagram data of probability set
   Reliability: per bin (all 15) the count, mean p ("confidence"), mean label ("accuracy": the fraction of
   fakes); null means where the bin is empty.
 
-tsne.json — sklearn.manifold.TSNE on the 632 test vectors (float32): perplexity 30 and 10, random_state=0,
+tsne.json — sklearn.manifold.TSNE on the 612 distinct rows of the 632 test vectors (float32; `rows` lists
+  them: the first occurrence of each distinct row, in order — duplicates tie in every distance, which would
+  leave trustworthiness to scikit-learn's unspecified tie order; the script asserts its trustworthiness values
+  are the same under either tie order): perplexity 30 and 10, random_state=0,
   method "exact" and "barnes_hut", every other parameter at its default (init="pca", learning_rate="auto",
   max_iter=1000, early_exaggeration=12, angle=0.5). Per run: kl_divergence_, n_iter_,
   trustworthiness(X, embedding, n_neighbors=5), the embedding (float32 values as Python floats) and
@@ -150,6 +156,39 @@ def calibrate(name, description, cal_scores, cal_labels, test_scores, test_label
     }
 
 
+def knn_exact_float32(head, rows):
+    """predict_proba[:, 1] of a cosine k-NN head with every float32 value rounded once from its exact value:
+    rows normalised by a norm summed in float64 and rounded to float32, x̂·ŷ summed in float64 and rounded to
+    float32, 1 − x̂·ŷ and the 1/d weights in float32, ties in distance by lower index, then scikit-learn's
+    weighted vote. scikit-learn's own values come from a float32 matrix product whose rounding depends on the
+    BLAS and the CPU (|difference| up to ~2e-6 in the fraction here, where 1/d weights magnify it); this one
+    does not, and the Swift head computes it."""
+    assert head.effective_metric_ == "cosine" and head.weights in ("uniform", "distance")
+    def normalised(a):
+        norm = np.sqrt(np.sum(a.astype(np.float64) ** 2, axis=1)).astype(np.float32)
+        norm[norm == 0] = 1
+        return (a / norm[:, None]).astype(np.float32)
+    xs, ys = normalised(rows), normalised(head._fit_X.astype(np.float32))
+    dots = (xs.astype(np.float64) @ ys.astype(np.float64).T).astype(np.float32)
+    dist = np.clip(np.float32(1) - dots, np.float32(0), np.float32(2))
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :head.n_neighbors]
+    d = np.take_along_axis(dist, nearest, axis=1)
+    if head.weights == "uniform":
+        w = np.ones_like(d, dtype=np.float64)
+    else:
+        with np.errstate(divide="ignore"):
+            w = (np.float32(1) / d).astype(np.float64)
+        exact = np.any(d == 0, axis=1)
+        w[exact] = (d[exact] == 0).astype(np.float64)
+    fake_class = list(head.classes_).index(1)
+    fake = np.zeros(len(rows)); real = np.zeros(len(rows))
+    for j in range(head.n_neighbors):  # in neighbour order, as scikit-learn accumulates the vote
+        is_fake = head._y[nearest[:, j]] == fake_class
+        fake += np.where(is_fake, w[:, j], 0.0)
+        real += np.where(is_fake, 0.0, w[:, j])
+    return fake / (real + fake)
+
+
 def check_against_calibrated_classifier(head, x_cal, y_cal, x_test, entry, tolerance):
     """CalibratedClassifierCV(FrozenEstimator(head)) must give what the calibrators fitted on the scores give.
     k-NN gets a looser tolerance: scikit-learn's float32 cosine distances, and so its k-NN scores, differ by up
@@ -193,6 +232,13 @@ def calibration_sets():
         entry["head_file"] = f"heads/sklearn-1.9.1-numpy-2.4.6/{file}"
         entry["calibration_rows"] = [int(i) for i in cal]
         entry["test_rows"] = [int(i) for i in test]
+        if response.startswith("predict_proba"):
+            exact_cal, exact_test = knn_exact_float32(head, x[cal]), knn_exact_float32(head, x[test])
+            deviation = max(np.max(np.abs(exact_cal - np.asarray(entry["calibration"]["scores"]))),
+                            np.max(np.abs(exact_test - np.asarray(entry["test"]["scores"]))))
+            assert deviation < 1e-5, (name, deviation)
+            entry["exact_float32_scores"] = {"calibration": nums(exact_cal), "test": nums(exact_test),
+                                             "largest_difference_from_sklearn": float(deviation)}
         if response != "-decision_function":
             check_against_calibrated_classifier(head, x[cal], labels[cal], x[test], entry,
                                                 1e-12 if response == "decision_function" else 1e-5)
@@ -286,8 +332,42 @@ def kl_at(x, emb, perplexity, method):
     return float(_kl_divergence_bh(params, p, 1, n, 2, angle=0.5, num_threads=1)[0])
 
 
+def distinct_rows(x):
+    """Indices of the first occurrence of every distinct row, in order. The image embeddings repeat (20 of the
+    132 rows duplicate another: the same image under two names), and duplicates tie in every distance, so
+    trustworthiness would depend on how scikit-learn's unstable argsort and KD-tree order ties."""
+    _, first = np.unique(x, axis=0, return_index=True)
+    return np.sort(first)
+
+
+def trustworthiness_tie_free(x, emb, k):
+    """scikit-learn's trustworthiness, asserted not to depend on how ties are ordered: its own value equals the
+    same formula with input-space ties ranked by index and by reversed index (on scikit-learn's own float32
+    distances) and the k-th/(k+1)-th embedding neighbours never tie."""
+    value = float(trustworthiness(x, emb, n_neighbors=k))
+    n = len(x)
+    dist = pairwise_distances(x).astype(np.float64)
+    np.fill_diagonal(dist, np.inf)
+    ind_e, dist_e = None, None
+    nn = NearestNeighbors(n_neighbors=k + 1).fit(emb)
+    dist_e, ind_e = nn.kneighbors(return_distance=True)
+    assert np.all(dist_e[:, k - 1] < dist_e[:, k]), "embedding neighbours tie at the k-th place"
+    ind_e = ind_e[:, :k]
+    values = []
+    for order in (np.arange(n), np.arange(n)[::-1]):
+        ranked = order[np.argsort(dist[:, order], axis=1, kind="stable")]
+        inverted = np.zeros((n, n), dtype=np.int64)
+        inverted[np.arange(n)[:, None], ranked] = np.arange(1, n + 1)
+        r = inverted[np.arange(n)[:, None], ind_e] - k
+        values.append(1.0 - r[r > 0].sum() * (2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0))))
+    assert values[0] == values[1] == value, (values, value)
+    return value
+
+
 def tsne_runs():
     x, classes = test_vectors()
+    rows = distinct_rows(x)
+    x, classes = x[rows], classes[rows]
     runs = []
     for perplexity in (30.0, 10.0):
         for method in ("exact", "barnes_hut"):
@@ -297,7 +377,7 @@ def tsne_runs():
                 "method": method, "perplexity": perplexity, "random_state": 0,
                 "kl_divergence": float(model.kl_divergence_), "n_iter": int(model.n_iter_),
                 "learning_rate": float(model.learning_rate_),
-                "trustworthiness": float(trustworthiness(x, emb, n_neighbors=5)),
+                "trustworthiness": trustworthiness_tie_free(x, emb, 5),
                 "kl_at_embedding": kl_at(x, emb, perplexity, method),
                 "embedding": nums(emb.astype(np.float32)),
             })
@@ -307,11 +387,12 @@ def tsne_runs():
     pca = PCA(n_components=2).fit_transform(x.astype(np.float64))
     return {
         "points": "../heads/test_vectors.npy",
+        "rows": [int(i) for i in rows],
         "classes": [int(c) for c in classes],
         "class_names": ["real", "generator 1", "generator 2", "generator 3", "generator 4", "image embedding"],
         "runs": runs,
-        "pca2": {"embedding": nums(pca), "trustworthiness": float(trustworthiness(x, pca, n_neighbors=5)),
-                 "trustworthiness_k10": float(trustworthiness(x, pca, n_neighbors=10))},
+        "pca2": {"embedding": nums(pca), "trustworthiness": trustworthiness_tie_free(x, pca, 5),
+                 "trustworthiness_k10": trustworthiness_tie_free(x, pca, 10)},
     }
 
 
