@@ -64,6 +64,11 @@ let package = Package(
             name: "deepfake",
             dependencies: ["Detection", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "deepfake-bench", dependencies: ["Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging"]),
+        // libFuzzer targets for the readers of untrusted files; scripts/fuzz builds them with the sanitizers. The
+        // normal build gives it a main that replays inputs.
+        .executableTarget(
+            name: "deepfake-fuzz",
+            dependencies: ["Imaging", "WebDataset", "Checkpoints", "Heads", "ViT", "Detection", "Training", "Parquet"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Hub", "WebDataset"]),
