@@ -82,7 +82,7 @@ static int32_t interlaced_row(int32_t index, int32_t height) {
     return -1;
 }
 
-int cic_gif_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_gif_image *out) {
+int cic_gif_decode(const uint8_t *data, size_t size, int64_t max_pixels, const cic_memory_gate *gate, cic_gif_image *out) {
     memset(out, 0, sizeof(*out));
     out->transparency = -1;
     cic_gif_reader reader = {data, size, 0, 0, 0};
@@ -136,6 +136,14 @@ int cic_gif_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_gif
             out->local_count = copy_color_map(desc->ColorMap, out->local_palette);
             // giflib has read the LZW code size: the reader now stands at the first data sub-block.
             reader.pad_with_zeros = blocks_end_unterminated(data, size, reader.position);
+            // The canvas the frame is drawn on (at most 131070 pixels a side: the sizes are 16-bit).
+            int32_t canvas_width = desc->Left + desc->Width, canvas_height = desc->Top + desc->Height;
+            if (canvas_width < gif->SWidth) canvas_width = gif->SWidth;
+            if (canvas_height < gif->SHeight) canvas_height = gif->SHeight;
+            if (gate && !gate->reserve(gate->context, (int64_t)desc->Width * desc->Height, canvas_width, canvas_height)) {
+                DGifCloseFile(gif, NULL);
+                return CIC_REFUSED;
+            }
             out->pixels = cic_alloc((int64_t)desc->Width * desc->Height, 1);
             if (!out->pixels) {
                 DGifCloseFile(gif, NULL);

@@ -112,6 +112,24 @@ void cic_jpeg_close(cic_jpeg_decoder *decoder) {
     free(decoder);
 }
 
+// The whole-image coefficient buffer libjpeg allocates when the components do not all come in one scan
+// (progressive, or sequential with one scan per component): 64 two-byte coefficients per block of every
+// component, block rows and columns rounded up to the component's sampling factors. The block counts are
+// known once the header (up to the first SOS) is read.
+static int64_t coefficient_bytes(const struct jpeg_decompress_struct *cinfo) {
+    if (!cinfo->progressive_mode && cinfo->comps_in_scan >= cinfo->num_components) return 0;
+    int64_t total = 0;
+    for (int i = 0; i < cinfo->num_components; i++) {
+        const jpeg_component_info *component = &cinfo->comp_info[i];
+        int64_t h = component->h_samp_factor > 0 ? component->h_samp_factor : 1;
+        int64_t v = component->v_samp_factor > 0 ? component->v_samp_factor : 1;
+        int64_t columns = ((int64_t)component->width_in_blocks + h - 1) / h * h;
+        int64_t rows = ((int64_t)component->height_in_blocks + v - 1) / v * v;
+        total += columns * rows * 64 * (int64_t)sizeof(JCOEF);
+    }
+    return total;
+}
+
 int cic_jpeg_open(const uint8_t *data, size_t size, int64_t max_pixels, cic_jpeg_image *info,
                   cic_jpeg_decoder **result) {
     memset(info, 0, sizeof(*info));
@@ -167,6 +185,7 @@ int cic_jpeg_open(const uint8_t *data, size_t size, int64_t max_pixels, cic_jpeg
         }
         cinfo->out_color_space = cinfo->num_components == 1 ? JCS_GRAYSCALE
                                  : cinfo->num_components == 3 ? JCS_RGB : JCS_CMYK;
+        if (status == CIC_OK) info->coefficient_bytes = coefficient_bytes(cinfo);
     }
     if (status != CIC_OK) {
         cic_jpeg_close(decoder);

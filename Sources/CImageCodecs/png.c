@@ -6,13 +6,15 @@
 // chunks before the first IDAT only; once every row is decoded, whatever follows (IDAT CRC,
 // zlib checksum, missing IEND) cannot fail the image, except a chunk after the one that completed
 // the image whose data the file cuts short (Pillow reads those chunks, up to IEND, and calls such a
-// file truncated). Data ending before the last row is reported as truncated. Text chunks are not
+// file truncated). Data ending before the last row is reported as truncated. Nothing is inflated past the
+// last row: compressed data after it (however much) is never read, as Pillow never reads it. Text chunks are not
 // read at all (Pillow's limits on their decompressed size guard metadata we never use).
 #include "codecs.h"
 #include "shim_internal.h"
 
 #include <png.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -30,6 +32,10 @@ typedef struct {
 
 static void png_read_from_memory(png_structp png, png_bytep destination, size_t count) {
     cic_png_reader *reader = (cic_png_reader *)png_get_io_ptr(png);
+    // Once every row is in, libpng would go on inflating whatever compressed data follows (up to the end of the
+    // zlib stream, however long); Pillow stops at the last row. Reading stops here, and the caller treats the
+    // image as complete.
+    if (reader->rows_expected > 0 && reader->rows_seen >= reader->rows_expected) png_error(png, "image complete");
     if (count > reader->size - reader->position) {
         reader->ran_out = 1;
         png_error(png, "unexpected end of data");
@@ -115,6 +121,17 @@ static uint32_t rows_to_process(uint32_t width, uint32_t height, int interlaced)
     return rows;
 }
 
+// A chunk type for messages: letters and digits as they are, other bytes as \xNN (at most 16 characters).
+static void chunk_type_text(const uint8_t *type, char out[17]) {
+    char *at = out;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = type[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) *at++ = (char)c;
+        else at += snprintf(at, 5, "\\x%02X", c);
+    }
+    *at = 0;
+}
+
 // Pillow verifies the CRC of every chunk before the first IDAT (a mismatch is a "broken PNG
 // file") and none after; libpng is told to ignore CRCs, and this check covers the first part.
 static int header_chunks_intact(const uint8_t *data, size_t size, char *message) {
@@ -127,7 +144,9 @@ static int header_chunks_intact(const uint8_t *data, size_t size, char *message)
         uint32_t stored = read_be32(data + position + 8 + length);
         uint32_t computed = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, length + 4);
         if (stored != computed) {
-            cic_set_message(message, "broken PNG file (CRC mismatch in chunk %.4s)", (const char *)type);
+            char name[17];
+            chunk_type_text(type, name);
+            cic_set_message(message, "broken PNG file (CRC mismatch in chunk %s)", name);
             return 0;
         }
         position += 12 + (size_t)length;
@@ -240,4 +259,20 @@ int cic_png_read(cic_png_decoder *decoder, uint8_t *pixels, size_t row_stride, c
     png_read_image(decoder->png, rows);
     free(rows);
     return image_complete(reader, out->message);
+}
+
+int cic_png_read_row(cic_png_decoder *decoder, uint8_t *row, cic_png_image *out) {
+    cic_png_reader *reader = &decoder->reader;
+    reader->message = out->message;
+    if (setjmp(png_jmpbuf(decoder->png))) {
+        // After the last row, the error is the stop in png_read_from_memory (or comes from what follows the
+        // image data): the row is already in `row`.
+        if (reader->rows_expected > 0 && reader->rows_seen >= reader->rows_expected) {
+            return image_complete(reader, out->message);
+        }
+        return reader->ran_out ? CIC_TRUNCATED : CIC_CORRUPT;
+    }
+    png_read_row(decoder->png, row, NULL);
+    if (reader->rows_seen >= reader->rows_expected) return image_complete(reader, out->message);
+    return CIC_OK;
 }

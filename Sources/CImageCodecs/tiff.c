@@ -97,22 +97,36 @@ static uint64_t read_u32(const uint8_t *p, int big) {
     return big ? (read_u16(p, 1) << 16) | read_u16(p + 2, 1) : (read_u16(p + 2, 0) << 16) | read_u16(p, 0);
 }
 
-// Whether the first directory lies (partly) past the end of the data.
-static int header_truncated(const uint8_t *data, size_t size) {
-    if (size < 8) return 1;
+// Whether the first directory lies (partly) past the end of the data; with a `message`, says where.
+static int header_truncated_text(const uint8_t *data, size_t size, char *message) {
+    if (size < 8) {
+        if (message) cic_set_message(message, "the file ends inside the TIFF header (%zu bytes)", size);
+        return 1;
+    }
     int big = data[0] == 'M';
     uint64_t magic = read_u16(data + 2, big);
+    uint64_t offset;
+    int cut;
     if (magic == 43) {
-        if (size < 16) return 1;
+        if (size < 16) {
+            if (message) cic_set_message(message, "the file ends inside the BigTIFF header (%zu bytes)", size);
+            return 1;
+        }
         uint64_t first = read_u32(data + 8, big), second = read_u32(data + 12, big);
-        uint64_t offset = big ? (first << 32) | second : (second << 32) | first;
-        return offset > size || size - offset < 8;
+        offset = big ? (first << 32) | second : (second << 32) | first;
+        cut = offset > size || size - offset < 8;
+    } else {
+        offset = read_u32(data + 4, big);
+        cut = offset > size || size - offset < 2 || size - offset < 2 + 12 * read_u16(data + offset, big);
     }
-    uint64_t offset = read_u32(data + 4, big);
-    if (offset > size || size - offset < 2) return 1;
-    uint64_t entries = read_u16(data + offset, big);
-    return size - offset < 2 + 12 * entries;
+    if (cut && message) {
+        cic_set_message(message, "the first directory, at byte offset %llu, %s the end of the file (%zu bytes)",
+                        (unsigned long long)offset, offset >= size ? "lies beyond" : "runs past", size);
+    }
+    return cut;
 }
+
+static int header_truncated(const uint8_t *data, size_t size) { return header_truncated_text(data, size, NULL); }
 
 // The Photometric value stored in the first directory, or -1. libtiff quietly reinterprets a
 // palette image whose colormap cannot be read as greyscale; Pillow refuses such a file.
@@ -183,15 +197,29 @@ static int refused_layout(cic_tiff_image *out, int stored_samples) {
     return 1;
 }
 
-// Whether some strip or tile extends past the end of the data.
-static int striles_truncated(TIFF *tiff, toff_t size) {
+// Whether some strip or tile extends past the end of the data; with a `message`, says which and where (in
+// place of libtiff's text, which prints the negative difference as a huge unsigned count).
+static int striles_truncated_text(TIFF *tiff, toff_t size, char *message) {
     uint32_t count = TIFFIsTiled(tiff) ? TIFFNumberOfTiles(tiff) : TIFFNumberOfStrips(tiff);
+    const char *kind = TIFFIsTiled(tiff) ? "tile" : "strip";
     for (uint32_t i = 0; i < count; i++) {
         uint64_t offset = TIFFGetStrileOffset(tiff, i), bytes = TIFFGetStrileByteCount(tiff, i);
-        if (offset > size || bytes > size - offset) return 1;
+        if (offset > size || bytes > size - offset) {
+            if (!message) return 1;
+            if (offset >= size) {
+                cic_set_message(message, "%s %u starts at byte offset %llu, beyond the end of the file (%llu bytes)", kind, i,
+                                (unsigned long long)offset, (unsigned long long)size);
+            } else {
+                cic_set_message(message, "%s %u (%llu bytes at byte offset %llu) runs past the end of the file (%llu bytes)",
+                                kind, i, (unsigned long long)bytes, (unsigned long long)offset, (unsigned long long)size);
+            }
+            return 1;
+        }
     }
     return 0;
 }
+
+static int striles_truncated(TIFF *tiff, toff_t size) { return striles_truncated_text(tiff, size, NULL); }
 
 // Copies `bits` bits from `source` (from its first bit) to `destination` starting at bit `offset`,
 // most significant bit first; whole bytes when `offset` is a multiple of 8.
@@ -301,7 +329,19 @@ static int read_blocks(TIFF *tiff, const cic_tiff_target *target, uint32_t width
     return 1;
 }
 
-static int read_samples(TIFF *tiff, cic_tiff_image *out) {
+// Asks the gate for `bytes` of pixel buffers; the strip or tile buffer libtiff decodes into comes on top.
+static int gate_allows(const cic_memory_gate *gate, TIFF *tiff, uint64_t bytes, cic_tiff_image *out) {
+    if (!gate) return 1;
+    uint64_t block = TIFFIsTiled(tiff) ? TIFFTileSize64(tiff) : TIFFStripSize64(tiff);
+    uint64_t total = bytes > UINT64_MAX - block ? UINT64_MAX : bytes + block;
+    if (!gate->reserve(gate->context, total > INT64_MAX ? INT64_MAX : (int64_t)total, out->width, out->height)) {
+        cic_set_message(out->message, "refused by the memory budget");
+        return 0;
+    }
+    return 1;
+}
+
+static int read_samples(TIFF *tiff, const cic_memory_gate *gate, cic_tiff_image *out) {
     const uint32_t width = (uint32_t)out->width, height = (uint32_t)out->height;
     const int separate = out->planar == PLANARCONFIG_SEPARATE && out->samples_per_pixel > 1;
     tmsize_t scanline = TIFFScanlineSize(tiff);
@@ -319,6 +359,7 @@ static int read_samples(TIFF *tiff, cic_tiff_image *out) {
         return 0;
     }
     out->row_bytes = target.row_bytes;
+    if (!gate_allows(gate, tiff, (uint64_t)height * target.row_bytes, out)) return -1;
     out->pixels = cic_alloc(height, (int64_t)target.row_bytes);
     if (!out->pixels) return 0;
     memset(out->pixels, 0, (size_t)height * target.row_bytes);  // row padding bits
@@ -326,10 +367,15 @@ static int read_samples(TIFF *tiff, cic_tiff_image *out) {
     return read_blocks(tiff, &target, width, height, separate ? out->samples_per_pixel : 1, out->message);
 }
 
-static int read_rgba(TIFF *tiff, cic_tiff_image *out) {
+static int read_rgba(TIFF *tiff, const cic_memory_gate *gate, cic_tiff_image *out) {
     char reason[1024] = "";
     TIFFRGBAImage image;
-    if (!TIFFRGBAImageOK(tiff, reason) || !TIFFRGBAImageBegin(&image, tiff, 0, reason)) {
+    if (!TIFFRGBAImageOK(tiff, reason)) {
+        cic_set_message(out->message, "%s", reason);
+        return 0;
+    }
+    if (!gate_allows(gate, tiff, (uint64_t)out->width * (uint64_t)out->height * 4, out)) return -1;
+    if (!TIFFRGBAImageBegin(&image, tiff, 0, reason)) {
         cic_set_message(out->message, "%s", reason);
         return 0;
     }
@@ -346,7 +392,7 @@ static int read_rgba(TIFF *tiff, cic_tiff_image *out) {
     return ok;
 }
 
-int cic_tiff_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_tiff_image *out) {
+int cic_tiff_decode(const uint8_t *data, size_t size, int64_t max_pixels, const cic_memory_gate *gate, cic_tiff_image *out) {
     memset(out, 0, sizeof(*out));
     cic_tiff_stream stream = {data, size, 0};
     cic_tiff_log log = {out->message, 0};
@@ -361,8 +407,9 @@ int cic_tiff_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_ti
                                    stream_size, stream_map, stream_unmap, options);
     TIFFOpenOptionsFree(options);
     if (!tiff) {
+        if (header_truncated_text(data, size, out->message)) return CIC_TRUNCATED;
         if (!out->message[0]) cic_set_message(out->message, "cannot read the TIFF directory");
-        return header_truncated(data, size) ? CIC_TRUNCATED : CIC_CORRUPT;
+        return CIC_CORRUPT;
     }
 
     uint32_t width = 0, height = 0;
@@ -441,19 +488,21 @@ int cic_tiff_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_ti
     if (photometric == PHOTOMETRIC_YCBCR && compression == COMPRESSION_JPEG && planar == PLANARCONFIG_CONTIG) {
         TIFFSetField(tiff, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
         out->layout = CIC_TIFF_RGB8;
-        ok = read_samples(tiff, out);
+        ok = read_samples(tiff, gate, out);
     } else if (photometric == PHOTOMETRIC_YCBCR) {
-        ok = read_rgba(tiff, out);
+        ok = read_rgba(tiff, gate, out);
     } else {
         int byte_planes = compression == COMPRESSION_NONE && planar == PLANARCONFIG_SEPARATE && bits == 16 &&
                           out->samples_per_pixel > 1;
         out->layout = byte_planes ? CIC_TIFF_BYTE_PLANES : CIC_TIFF_SAMPLES;
-        ok = read_samples(tiff, out);
+        ok = read_samples(tiff, gate, out);
     }
     int status = CIC_OK;
-    if (!ok) {
+    if (ok < 0) {
+        status = CIC_REFUSED;
+    } else if (!ok) {
         if (!out->pixels && !out->message[0]) status = CIC_NO_MEMORY;
-        else status = striles_truncated(tiff, size) ? CIC_TRUNCATED : CIC_CORRUPT;
+        else status = striles_truncated_text(tiff, size, out->message) ? CIC_TRUNCATED : CIC_CORRUPT;
         if (!out->message[0]) cic_set_message(out->message, "cannot decode the TIFF image data");
         free(out->pixels);
         out->pixels = NULL;

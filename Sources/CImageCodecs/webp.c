@@ -27,12 +27,13 @@ static int status_of(VP8StatusCode code) {
 
 static const char *describe(VP8StatusCode code) {
     switch (code) {
-        case VP8_STATUS_NOT_ENOUGH_DATA: return "not enough data";
+        case VP8_STATUS_NOT_ENOUGH_DATA: return "the data ends before the image does";
         case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
         case VP8_STATUS_INVALID_PARAM: return "invalid parameter";
         case VP8_STATUS_BITSTREAM_ERROR: return "bitstream error";
         case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported feature";
-        case VP8_STATUS_SUSPENDED: return "suspended";
+        // Outside incremental decoding, libwebp says "suspended" when the bitstream runs out mid-image.
+        case VP8_STATUS_SUSPENDED: return "the image data ends before the image does (the file is truncated or corrupt)";
         case VP8_STATUS_USER_ABORT: return "aborted";
         default: return "decoding failed";
     }

@@ -1,3 +1,4 @@
+import DeepfakeCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -49,53 +50,9 @@ public func readSmallFile(_ path: String, limit: Int) throws(CheckpointError) ->
     return Array(file.bytes)
 }
 
-/// Checks now that `writeFileAtomically(path)` will be able to create its temporary file beside `path`, so a
-/// command can refuse an unwritable output before doing the work: creates that file and removes it. Throws
-/// `CheckpointError.io` naming the path and the reason (missing folder, no permission, a directory there).
-public func checkWritable(_ path: String) throws(CheckpointError) {
-    var st = stat()
-    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw .io(path: path, reason: "is a directory") }
-    let tmp = path + ".tmp-\(getpid())"
-    unlink(tmp)  // a leftover of an earlier process with this pid
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
-    if fd < 0 {
-        let reason = String(cString: strerror(errno))
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[..<$0]) } ?? "."
-        if stat(folder.isEmpty ? "/" : folder, &st) != 0 { throw .io(path: path, reason: "cannot be written: folder \(folder) does not exist") }
-        throw .io(path: path, reason: "cannot be written: " + reason)
-    }
-    close(fd)
-    unlink(tmp)
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed over `path`.
-/// A crash at any moment leaves either the old file or the new one, never a partial one.
+/// Writes a file atomically (DeepfakeCore's `AtomicFile`: a temporary file beside `path`, flushed, then renamed
+/// over it), with failures as `CheckpointError.io` naming the path. A crash at any moment leaves either the old
+/// file or the new one, never a partial one.
 public func writeFileAtomically(_ path: String, _ write: (_ append: ([UInt8]) throws(CheckpointError) -> Void) throws(CheckpointError) -> Void) throws(CheckpointError) {
-    let tmp = path + ".tmp-\(getpid())"
-    // A fresh file, never through a link planted under the temporary name (a leftover of this pid is removed).
-    unlink(tmp)
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
-    guard fd >= 0 else { throw .io(path: path, reason: "cannot create: " + String(cString: strerror(errno))) }
-    guard let f = fdopen(fd, "wb") else {
-        let reason = String(cString: strerror(errno))
-        close(fd); unlink(tmp)
-        throw .io(path: path, reason: "cannot create: " + reason)
-    }
-    var ok = false
-    defer { if !ok { fclose(f); unlink(tmp) } }
-    try write { (chunk: [UInt8]) throws(CheckpointError) in
-        guard chunk.count > 0 else { return }
-        if chunk.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, f) }) != chunk.count {
-            throw .io(path: path, reason: "write failed: " + String(cString: strerror(errno)))
-        }
-    }
-    if fflush(f) != 0 || fsync(fileno(f)) != 0 { throw .io(path: path, reason: "flush failed: " + String(cString: strerror(errno))) }
-    ok = true
-    fclose(f)
-    if rename(tmp, path) != 0 {
-        let reason = String(cString: strerror(errno))
-        unlink(tmp)
-        throw .io(path: path, reason: "rename failed: " + reason)
-    }
+    try writeFileAtomically(path, error: { CheckpointError.io(path: $0.path, reason: $0.reason) }, write)
 }

@@ -235,29 +235,33 @@ public struct EvaluationDataset: Sendable {
     public let pairs: [Pair]
     /// Every distinct image path, each once, in order of first appearance.
     public let paths: [String]
+    /// `paths` as found (an entry that cannot be read keeps its error; a name that is not UTF-8 its bytes).
+    let items: [InputItem]
     /// Non-fatal findings (a folder with no images), for the user to see.
     public let warnings: [String]
 
     /// Lists the images of `pairs`. Throws when a folder does not exist or two pairs share a key.
     public init(pairs: [EvaluationPair]) throws(EvaluationInputError) {
-        var listings: [String: [String]] = [:]
+        var listings: [String: [InputItem]] = [:]
         var indexOf: [String: Int] = [:]
-        var paths: [String] = [], warnings: [String] = [], out: [Pair] = [], keys: Set<String> = []
+        var items: [InputItem] = [], warnings: [String] = [], out: [Pair] = [], keys: Set<String> = []
         func list(_ folder: String) throws(EvaluationInputError) -> [Int] {
             let name = normalizedPath(folder)
             if listings[name] == nil {
-                let items = expandInputs([name])
-                if let bad = items.first(where: { $0.error != nil }) {
-                    throw EvaluationInputError("\(folder): \(bad.error!)")
+                let found = expandInputs([name])
+                // The folder itself unusable fails the pair; an entry under it that cannot be read fails alone,
+                // like an image that does not decode.
+                if found.count == 1, let error = found[0].error, found[0].path == name {
+                    throw EvaluationInputError("\(folder): \(error)")
                 }
-                listings[name] = items.map(\.path)
-                if items.isEmpty { warnings.append("\(folder): no images found") }
+                listings[name] = found
+                if found.isEmpty { warnings.append("\(folder): no images found") }
             }
-            return listings[name]!.map { path in
-                if let i = indexOf[path] { return i }
-                indexOf[path] = paths.count
-                paths.append(path)
-                return paths.count - 1
+            return listings[name]!.map { item in
+                if let i = indexOf[item.path] { return i }
+                indexOf[item.path] = items.count
+                items.append(item)
+                return items.count - 1
             }
         }
         for pair in pairs {
@@ -265,16 +269,16 @@ public struct EvaluationDataset: Sendable {
             let reals = try list(pair.real), fakes = try list(pair.fake)
             out.append(Pair(key: pair.key, realFolder: pair.real, fakeFolder: pair.fake, realIndices: reals, fakeIndices: fakes))
         }
-        self.pairs = out; self.paths = paths; self.warnings = warnings
+        self.pairs = out; self.paths = items.map(\.path); self.items = items; self.warnings = warnings
     }
 
     /// `paths` as inputs for `Embedder.run`.
-    public var inputItems: [InputItem] { paths.map { InputItem(path: $0) } }
+    public var inputItems: [InputItem] { items }
 }
 
 extension EvaluationDataset {
     /// A dataset from pairs over images already listed in `paths` (the pairs' indices point into it).
     public init(pairs: [Pair], paths: [String], warnings: [String] = []) {
-        self.pairs = pairs; self.paths = paths; self.warnings = warnings
+        self.pairs = pairs; self.paths = paths; self.items = paths.map { InputItem(path: $0) }; self.warnings = warnings
     }
 }

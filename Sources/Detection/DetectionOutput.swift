@@ -1,3 +1,4 @@
+import DeepfakeCore
 import Foundation
 import Heads
 
@@ -54,22 +55,5 @@ public struct DetectionRow: Sendable {
         if let error { return "ERROR  \(String(repeating: " ", count: 10))  \(CSV.singleLine(error))" }
         let s = String(format: "%10.4f", score!)
         return (label == "fake" ? "FAKE " : "real ") + "  \(s)  \(CSV.singleLine(path))"
-    }
-}
-
-extension JSONText {
-    /// A Double as JSON: shortest round-trip decimal; non-finite as null.
-    public static func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
-}
-
-/// CSV quoting (RFC 4180): fields with a comma, quote or line break are quoted, quotes doubled.
-public enum CSV {
-    /// `text` on one line, unambiguously: JSON's string escapes without quotes (`JSONText.escaped`), so a
-    /// backslash becomes `\\`, a line feed `\n`, an escape character `\u001b`.
-    public static func singleLine(_ text: String) -> String { JSONText.escaped(text, quote: false) }
-
-    public static func field(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

@@ -11,7 +11,7 @@ public struct EmbedderOptions: Sendable {
     /// How decoded images become model input (CoDE's released protocol: center crop 224, no resize).
     public var preprocessing: Preprocessing = .inference
     public var normalization: Normalization = .imageNet
-    /// Limits applied before decoding (pixel count).
+    /// Limits applied before decoding (bytes read per file, pixel count) and the memory budget decodes share.
     public var decode: DecodeOptions = .init()
 
     public init(batchSize: Int = 32, compute: ComputeOptions = .init(), preprocessing: Preprocessing = .inference,
@@ -79,11 +79,15 @@ public struct Embedder: Sendable {
                         fails.value[i] = error.hasPrefix(batch[i].path) ? error : "\(batch[i].path): \(error)"
                         return
                     }
+                    let slot = UnsafeMutableBufferPointer(rebasing: px.value[(i * perImage)..<((i + 1) * perImage)])
+                    // The image is preprocessed while its memory still counts in the decode budget.
+                    let preprocess = { (image: RGBImage) in prep.apply(image, normalization: norm, into: slot) }
                     do {
-                        let image = try batch[i].bytes.map { try decodeImage($0, name: batch[i].path, options: decode) }
-                            ?? decodeImage(path: batch[i].path, options: decode)
-                        let slot = UnsafeMutableBufferPointer(rebasing: px.value[(i * perImage)..<((i + 1) * perImage)])
-                        prep.apply(image, normalization: norm, into: slot)
+                        if let bytes = batch[i].bytes {
+                            try decodeImage(bytes, name: batch[i].path, options: decode, then: preprocess)
+                        } else {
+                            try decodeImage(pathBytes: batch[i].pathBytes, name: batch[i].path, options: decode, then: preprocess)
+                        }
                     } catch {
                         fails.value[i] = "\(error)"
                     }

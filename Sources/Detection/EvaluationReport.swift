@@ -1,4 +1,4 @@
-import Checkpoints
+import DeepfakeCore
 import Foundation
 import Heads
 
@@ -169,13 +169,13 @@ public struct EvaluationReport: Sendable {
     /// threshold that opens every ROC curve and the best threshold when it calls everything real) are
     /// written as null.
     public func jsonText() -> String {
-        var root: [(String, EvaluationJSON)] = [
+        var root: [(String, JSONValue)] = [
             ("format", .string("deepfake-evaluation")),
             ("format_version", .int(1)),
             ("versions", .object(versions.keys.sorted().map { ($0, .string(versions[$0]!)) })),
             ("settings", .object(settings.keys.sorted().map { ($0, .string(settings[$0]!)) })),
             ("image_count", .int(dataset.paths.count)),
-            ("warnings", .array(dataset.warnings.map(EvaluationJSON.string))),
+            ("warnings", .array(dataset.warnings.map(JSONValue.string))),
             ("failed_images", .array(imageErrors.keys.sorted().map { .object([("path", .string($0)), ("error", .string(imageErrors[$0]!))]) })),
         ]
         root.append(("pairs", .array(dataset.pairs.map { p in
@@ -185,7 +185,7 @@ public struct EvaluationReport: Sendable {
         root.append(("heads", .array(heads.map { .object([("name", .string($0.name)), ("kind", .string($0.kind)),
                                                           ("score", .string($0.kind == "svm" ? "-decision" : "score"))]) })))
         root.append(("results", .array(results.map(resultJSON))))
-        return EvaluationJSON.object(root).render() + "\n"
+        return JSONValue.object(root).render() + "\n"
     }
 
     /// Writes `jsonText()` to `path` atomically (temporary file, then rename).
@@ -193,14 +193,14 @@ public struct EvaluationReport: Sendable {
         try writeEvaluationText(jsonText(), to: path)
     }
 
-    private func resultJSON(_ r: PairHeadResult) -> EvaluationJSON {
+    private func resultJSON(_ r: PairHeadResult) -> JSONValue {
         let m = r.metrics
-        var undefined: [(String, EvaluationJSON)] = []
-        func metric(_ name: String, _ v: MetricResult<Double>) -> (String, EvaluationJSON) {
+        var undefined: [(String, JSONValue)] = []
+        func metric(_ name: String, _ v: MetricResult<Double>) -> (String, JSONValue) {
             if let reason = v.undefinedReason { undefined.append((name, .string(reason))) }
             return (name, .number(v.value))
         }
-        func point(_ name: String, _ v: MetricResult<OperatingPoint>) -> (String, EvaluationJSON) {
+        func point(_ name: String, _ v: MetricResult<OperatingPoint>) -> (String, JSONValue) {
             if let reason = v.undefinedReason { undefined.append((name, .string(reason))) }
             return (name, v.value.map { .object([("tpr", .number($0.truePositiveRate)), ("fpr", .number($0.falsePositiveRate)),
                                                  ("threshold", .number($0.threshold))]) } ?? .null)
@@ -238,7 +238,7 @@ public struct EvaluationReport: Sendable {
     /// (decision empty for k-NN); fake_score is the oriented score the metrics use (−decision for the
     /// SVM); an image without output has empty score columns and its error. RFC 4180 quoting.
     public func writeScoresCSV(to path: String) throws {
-        try writeFileAtomically(path) { (append: ([UInt8]) throws(CheckpointError) -> Void) throws(CheckpointError) in
+        try writeFileAtomically(path, error: { $0 }) { (append: ([UInt8]) throws(FileError) -> Void) throws(FileError) in
             try append(Array("pair,path,label,head,score,decision,predicted,fake_score,error\n".utf8))
             for head in heads {
                 for pair in dataset.pairs {
@@ -247,12 +247,12 @@ public struct EvaluationReport: Sendable {
                         let path = dataset.paths[index]
                         var fields = [pair.key, path, isFake ? "fake" : "real", head.name]
                         if let o = head.outputs[index] {
-                            fields += [csvNumber(o.score), o.decision.map(csvNumber) ?? "", o.isFake ? "fake" : "real",
-                                       csvNumber(o.fakeScore(headKind: head.kind)), ""]
+                            fields += [CSV.number(o.score), o.decision.map(CSV.number) ?? "", o.isFake ? "fake" : "real",
+                                       CSV.number(o.fakeScore(headKind: head.kind)), ""]
                         } else {
                             fields += ["", "", "", "", imageErrors[path] ?? "no output"]
                         }
-                        chunk += fields.map(csvField).joined(separator: ",") + "\n"
+                        chunk += CSV.row(fields) + "\n"
                         if chunk.utf8.count > 1 << 16 { try append(Array(chunk.utf8)); chunk = "" }
                     }
                     try append(Array(chunk.utf8))
@@ -299,9 +299,7 @@ public struct EvaluationReport: Sendable {
 // MARK: helpers
 
 func writeEvaluationText(_ text: String, to path: String) throws {
-    try writeFileAtomically(path) { (append: ([UInt8]) throws(CheckpointError) -> Void) throws(CheckpointError) in
-        try append(Array(text.utf8))
-    }
+    try writeFileAtomically(path, bytes: Array(text.utf8))
 }
 
 private func percent(_ v: Double?) -> String {
@@ -314,40 +312,3 @@ private func formatThreshold(_ t: Double) -> String {
     return String(format: "%.4g", t)
 }
 
-private func csvNumber(_ v: Double) -> String { v.isFinite ? "\(v)" : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf")) }
-
-private func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-        ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        : s
-}
-
-/// A JSON value for the report writer (numbers in shortest round-trip form, non-finite as null).
-indirect enum EvaluationJSON {
-    case null
-    case int(Int)
-    case number(Double?)
-    case numbers([Double])
-    case string(String)
-    case array([EvaluationJSON])
-    case object([(String, EvaluationJSON)])
-
-    func render(indent: Int = 0) -> String {
-        let pad = String(repeating: "  ", count: indent), inner = String(repeating: "  ", count: indent + 1)
-        switch self {
-        case .null: return "null"
-        case let .int(v): return "\(v)"
-        case let .number(v): return v.map(Self.number) ?? "null"
-        case let .numbers(vs): return "[" + vs.map(Self.number).joined(separator: ", ") + "]"
-        case let .string(s): return JSONText.string(s)
-        case let .array(items):
-            if items.isEmpty { return "[]" }
-            return "[\n" + items.map { inner + $0.render(indent: indent + 1) }.joined(separator: ",\n") + "\n" + pad + "]"
-        case let .object(fields):
-            if fields.isEmpty { return "{}" }
-            return "{\n" + fields.map { inner + JSONText.string($0.0) + ": " + $0.1.render(indent: indent + 1) }.joined(separator: ",\n") + "\n" + pad + "}"
-        }
-    }
-
-    static func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
-}

@@ -1,3 +1,4 @@
+import DeepfakeCore
 import Foundation
 import Heads
 
@@ -51,11 +52,7 @@ public func writeModelFolder(_ folder: String, backboneFrom source: String, head
     try fm.createDirectory(atPath: folder + "/heads", withIntermediateDirectories: true)
     if URL(fileURLWithPath: source).standardized.path != URL(fileURLWithPath: folder).standardized.path {
         for file in ["config.json", "model.safetensors"] {
-            let target = folder + "/" + file, temporary = target + ".tmp-\(getpid())"
-            try? fm.removeItem(atPath: temporary)
-            try fm.copyItem(atPath: source + "/" + file, toPath: temporary)
-            if fm.fileExists(atPath: target) { try fm.removeItem(atPath: target) }
-            try fm.moveItem(atPath: temporary, toPath: target)
+            try copyFileAtomically(from: source + "/" + file, to: folder + "/" + file)
         }
     }
     for fitted in heads {

@@ -1,3 +1,4 @@
+import DeepfakeCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -103,7 +104,9 @@ public struct HubCache: Sendable, Equatable {
         let path = join(repoFolder(repo, type: type), "refs", revision)
         if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing == commit { return }
         try makeParent(of: path, inside: repoFolder(repo, type: type))
-        try writeAtomically(Data(commit.utf8), to: path)
+        do { try writeFileAtomically(path, bytes: Array(commit.utf8)) } catch {
+            throw HubError.fileSystem(path: path, detail: "cannot write: \(error.reason)")
+        }
     }
 
     /// Points `snapshots/<commit>/<path>` at `blobs/<etag>` with a relative symlink (a copy where the file system
@@ -180,17 +183,6 @@ public struct HubCache: Sendable, Equatable {
         }
     }
 
-    private func writeAtomically(_ data: Data, to path: String) throws {
-        let temporary = path + ".tmp-" + UUID().uuidString
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw HubError.fileSystem(path: path, detail: "cannot write")
-        }
-        if rename(temporary, path) != 0 {
-            let detail = String(cString: strerror(errno))
-            unlink(temporary)
-            throw HubError.fileSystem(path: path, detail: "cannot write: \(detail)")
-        }
-    }
 }
 
 /// Whether `text` is a full commit hash (40 lowercase hex digits), as huggingface_hub decides it.

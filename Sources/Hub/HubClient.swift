@@ -1,4 +1,6 @@
+import DeepfakeCore
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -34,7 +36,8 @@ public final class HubClient: Sendable {
     public var hasToken: Bool { token != nil }
 
     private let token: String?
-    private let transport: HTTPTransport
+    private let http: HTTPClient
+    private static let logger = Logger(label: "deepfake.hub")
     private let retryDelay: TimeInterval
 
     /// A client configured like huggingface_hub: every argument left nil is read from `environment`
@@ -66,7 +69,7 @@ public final class HubClient: Sendable {
         self.maxRetries = max(0, maxRetries)
         self.retryDelay = max(0, retryDelay)
         self.limits = limits
-        self.transport = HTTPTransport(userAgent: "deepfake-hub/1.0 (Swift; huggingface_hub-compatible cache)")
+        self.http = HTTPClient(userAgent: "deepfake-hub/1.0 (Swift; huggingface_hub-compatible cache)")
     }
 
     // MARK: - Public API
@@ -107,6 +110,7 @@ public final class HubClient: Sendable {
                 commit = try fetch(repo: repo, revision: revision, pinnedCommit: commit, path: file, type: repoType,
                                    progress: progress)
             } catch let error as HubError where error.allowsCacheFallback {
+                Self.logger.info("\(repo): \(error.shortReason); answering from the cache")
                 return try cachedSnapshot(repo: repo, revision: revision, files: unique, type: repoType,
                                           networkError: error.shortReason)
             }
@@ -165,6 +169,7 @@ public final class HubClient: Sendable {
         repo: String, revision: String, pinnedCommit: String?, path: String, type: HubRepoType, progress: Progress?
     ) throws -> String {
         if let pinnedCommit, cache.cachedFile(repo: repo, revision: pinnedCommit, path: path, type: type) != nil {
+            Self.logger.info("\(repo)/\(path) at \(pinnedCommit): in the cache")
             return pinnedCommit
         }
         var clock = FileClock(limit: limits.deadlineFloor)
@@ -176,6 +181,7 @@ public final class HubClient: Sendable {
             try cache.writeRef(repo, revision: revision, commit: commit, type: type)
         }
         if cache.cachedFile(repo: repo, revision: commit, path: path, type: type) != nil {
+            Self.logger.info("\(repo)/\(path) at \(commit): in the cache")
             return commit
         }
         let blob = cache.blobPath(repo, etag: metadata.etag, type: type)
@@ -312,39 +318,51 @@ public final class HubClient: Sendable {
         }
     }
 
-    /// Fills `incomplete` up to the announced size, resuming and retrying broken transfers within the file's clock.
+    /// Fills `incomplete` up to the announced size with the HTTP client's resumable download: it resumes what is
+    /// on disk, follows redirects (the token only to the Hub's own origin) and retries broken transfers within the
+    /// file's clock.
     private func receive(
         repo: String, path: String, metadata: FileMetadata, into incomplete: String, clock: FileClock,
         progress: Progress?
     ) throws {
-        let expected = metadata.size
-        var attempt = 0
-        while true {
-            var offset = fileSize(incomplete)
-            if offset > expected {
-                try truncateFile(incomplete, to: 0)
-                offset = 0
-            }
-            if offset == expected, expected > 0 { return }
-            if clock.isOver {
-                throw HubError.deadlineExceeded(repo: repo, path: path, host: metadata.downloadURL.host ?? "?",
-                                                elapsed: clock.elapsed, limit: clock.limit)
-            }
-            do {
-                try transfer(repo: repo, path: path, metadata: metadata, to: incomplete, offset: offset, clock: clock,
-                             progress: progress)
-                let received = fileSize(incomplete)
-                if received == expected { return }
-                throw RetryableDownloadFailure(detail: "the body ended after \(received) of \(expected) bytes")
-            } catch let failure as RetryableDownloadFailure {
-                attempt += 1
-                if attempt > maxRetries {
-                    throw HubError.downloadInterrupted(repo: repo, path: path, bytesDone: fileSize(incomplete),
-                                                       bytesTotal: expected, detail: failure.detail)
-                }
-                if failure.restart { try truncateFile(incomplete, to: 0) }
-                let pause = retryDelay * Double(min(attempt, 8))
-                Thread.sleep(forTimeInterval: min(pause, max(0, clock.deadline.timeIntervalSinceNow)))
+        let already = fileSize(incomplete)
+        if already > 0 && already < metadata.size {
+            Self.logger.info("resuming the download of \(repo)/\(path) at byte \(already) of \(metadata.size)")
+        }
+        let sink = FileSink(path: incomplete, repoPath: path, size: metadata.size, progress: progress)
+        defer { sink.close() }
+        let origin = try resolveURL(repo: repo, revision: metadata.commit, path: path, type: metadata.type)
+        let policy = HTTPDownloadPolicy(retries: maxRetries, retryDelay: retryDelay, stallTimeout: downloadTimeout,
+                                        deadline: clock.deadline, maxRedirects: limits.maxRedirects,
+                                        expectedSize: metadata.size)
+        do {
+            try http.download(metadata.downloadURL, credentials: authorizationHeader(metadata.sendAuthorization),
+                              credentialOrigin: origin, policy: policy, into: sink)
+        } catch {
+            let host = metadata.downloadURL.host ?? "?"
+            switch error {
+            case .status(let head, let body):
+                throw statusError(head, body: body, repo: repo, revision: metadata.commit, path: path, type: metadata.type)
+            case .sizeMismatch(let expected, let actual):
+                throw HubError.sizeMismatch(repo: repo, path: path, expected: expected, actual: actual)
+            case .bodyTooLong(let limit):
+                throw HubError.bodyLongerThanAnnounced(repo: repo, path: path, announced: limit)
+            case .interrupted(let detail, let received, _):
+                throw HubError.downloadInterrupted(repo: repo, path: path, bytesDone: received, bytesTotal: metadata.size,
+                                                   detail: detail)
+            case .deadline:
+                throw HubError.deadlineExceeded(repo: repo, path: path, host: host, elapsed: clock.elapsed, limit: clock.limit)
+            case .tooManyRedirects:
+                throw HubError.tooManyRedirects(url: metadata.downloadURL.absoluteString)
+            case .badRedirect(let from):
+                throw HubError.missingMetadata(url: from.absoluteString, detail: "a redirect without a usable Location")
+            case .unsupportedRedirect(let url, let referrer):
+                throw HubError.unsupportedURL(url: url, referrer: referrer.absoluteString)
+            case .unsupportedScheme(let url):
+                throw HubError.unsupportedURL(url: url.absoluteString, referrer: nil)
+            case .sink(let refusal):
+                if let hubError = refusal as? HubError { throw hubError }
+                throw HubError.fileSystem(path: incomplete, detail: "\(refusal)")
             }
         }
     }
@@ -356,77 +374,13 @@ public final class HubClient: Sendable {
             throw HubError.sizeMismatch(repo: repo, path: path, expected: metadata.size, actual: actual)
         }
         if isSHA256Hex(metadata.etag) {
-            let digest = try HubChecksum.sha256Hex(ofFileAt: file)
+            let digest: String
+            do { digest = try SHA256.hex(ofFileAt: file) } catch { throw HubError.fileSystem(path: error.path, detail: error.reason) }
             if digest != metadata.etag.lowercased() {
                 throw HubError.checksumMismatch(repo: repo, path: path, expected: metadata.etag.lowercased(),
                                                 actual: digest)
             }
         }
-    }
-
-    struct RetryableDownloadFailure: Error {
-        var detail: String
-        var restart: Bool = false
-    }
-
-    /// One GET (with its redirects) appending to `incomplete` from `offset`, never past the announced size. Throws
-    /// `RetryableDownloadFailure` for failures worth another try, `HubError` otherwise.
-    private func transfer(
-        repo: String, path: String, metadata: FileMetadata, to incomplete: String, offset: Int64, clock: FileClock,
-        progress: Progress?
-    ) throws {
-        var url = metadata.downloadURL
-        var sendAuthorization = metadata.sendAuthorization
-        let origin = try resolveURL(repo: repo, revision: metadata.commit, path: path, type: metadata.type)
-        for _ in 0...limits.maxRedirects {
-            var headers = authorizationHeader(sendAuthorization)
-            if offset > 0 { headers["Range"] = "bytes=\(offset)-" }
-            let sink = FileSink(path: incomplete, repo: repo, repoPath: path, offset: offset, size: metadata.size,
-                                progress: progress)
-            defer { sink.close() }
-            let request = HTTPRequest(url: url, method: "GET", headers: headers, timeout: downloadTimeout,
-                                      deadline: clock.deadline)
-            let head: HTTPResponseHead
-            let body: Data
-            do {
-                (head, body) = try transport.perform(request, sinkFor: { head in try sink.begin(head) })
-            } catch {
-                switch error {
-                case .failed(_, let detail, _, _):
-                    throw RetryableDownloadFailure(detail: detail)
-                case .sink(let sinkError, _, _):
-                    if let mismatch = sinkError as? RangeMismatch {
-                        throw RetryableDownloadFailure(detail: mismatch.detail, restart: true)
-                    }
-                    if let hubError = sinkError as? HubError { throw hubError }
-                    throw HubError.fileSystem(path: incomplete, detail: "\(sinkError)")
-                case .noResponse(let detail):
-                    throw RetryableDownloadFailure(detail: detail)
-                case .deadline:
-                    throw HubError.deadlineExceeded(repo: repo, path: path, host: url.host ?? "?",
-                                                    elapsed: clock.elapsed, limit: clock.limit)
-                case .unsupportedScheme(let bad):
-                    throw HubError.unsupportedURL(url: bad.absoluteString, referrer: nil)
-                }
-            }
-            if head.isRedirect {
-                let next = try redirectTarget(head, from: url)
-                sendAuthorization = sendAuthorization && isSameOrigin(next, origin)
-                url = next
-                continue
-            }
-            switch head.status {
-            case 200, 206:
-                return
-            case 416:
-                throw RetryableDownloadFailure(detail: "the server refused the byte range", restart: true)
-            case 500...599, 408, 429:
-                throw RetryableDownloadFailure(detail: "HTTP \(head.status) from \(url.absoluteString)")
-            default:
-                throw statusError(head, body: body, repo: repo, revision: metadata.commit, path: path, type: metadata.type)
-            }
-        }
-        throw HubError.tooManyRedirects(url: metadata.downloadURL.absoluteString)
     }
 
     // MARK: - HTTP helpers
@@ -436,7 +390,7 @@ public final class HubClient: Sendable {
         _ request: HTTPRequest, repo: String, path: String, clock: FileClock
     ) throws -> (HTTPResponseHead, Data) {
         do {
-            return try transport.perform(request)
+            return try http.perform(request)
         } catch {
             switch error {
             case .failed(let kind, let detail, _, _):
@@ -511,58 +465,38 @@ public final class HubClient: Sendable {
 
 // MARK: - Streaming to the .incomplete file
 
-private struct RangeMismatch: Error {
-    var detail: String
-}
-
-/// Writes a GET body to the `.incomplete` file: appends after `offset` on 206, starts over on 200, ignores other
-/// statuses (their body is an error page or a redirect). Never writes past `size`, the file's announced size: a
-/// response that announces another size, or a body that runs longer, is refused (`HubError`). Used on the thread
-/// that performs the request.
-private final class FileSink: BodySink {
+/// The `.incomplete` file as the HTTP client's download sink: holds what the file holds, appends the body after it,
+/// starts over (truncated to 0) when the server sends the file from its start again. Used on the thread that
+/// performs the download.
+private final class FileSink: HTTPDownloadSink {
     private let path: String
-    private let repo: String
     private let repoPath: String
-    private let offset: Int64
     private let size: Int64
     private let progress: HubClient.Progress?
     private var handle: FileHandle?
     private var done: Int64 = 0
 
-    init(path: String, repo: String, repoPath: String, offset: Int64, size: Int64, progress: HubClient.Progress?) {
+    init(path: String, repoPath: String, size: Int64, progress: HubClient.Progress?) {
         self.path = path
-        self.repo = repo
         self.repoPath = repoPath
-        self.offset = offset
         self.size = size
         self.progress = progress
     }
 
-    func begin(_ head: HTTPResponseHead) throws -> BodySink? {
-        let start: Int64
-        switch head.status {
-        case 206:
-            guard let range = head.header("content-range").flatMap(parseContentRange) else {
-                throw RangeMismatch(detail: "a partial answer without a usable Content-Range")
-            }
-            guard range.start == offset else {
-                throw RangeMismatch(detail: "the server resumed at byte \(range.start) instead of \(offset)")
-            }
-            if let total = range.total, total != size {
-                throw HubError.sizeMismatch(repo: repo, path: repoPath, expected: size, actual: total)
-            }
-            start = offset
-        case 200:
-            if let length = parseSize(head.header("content-length")), length != size {
-                throw HubError.sizeMismatch(repo: repo, path: repoPath, expected: size, actual: length)
-            }
-            start = 0
-        default:
-            return nil
-        }
+    var received: Int64 { fileSize(path) }
+    var canRestart: Bool { true }
+
+    func restart(reason: String) throws {
+        close()
+        try truncateFile(path, to: 0)
+    }
+
+    func begin(_ head: HTTPResponseHead) throws {
+        close()
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw HubError.fileSystem(path: path, detail: "cannot open the partial download for writing")
         }
+        let start = fileSize(path)
         do {
             try handle.truncate(atOffset: UInt64(start))
             try handle.seek(toOffset: UInt64(start))
@@ -571,21 +505,16 @@ private final class FileSink: BodySink {
         }
         self.handle = handle
         done = start
-        return self
     }
 
     func write(_ data: Data) throws {
         guard let handle else { return }
-        let (after, overflow) = done.addingReportingOverflow(Int64(data.count))
-        guard !overflow, after <= size else {
-            throw HubError.bodyLongerThanAnnounced(repo: repo, path: repoPath, announced: size)
-        }
         do {
             try handle.write(contentsOf: data)
         } catch {
             throw HubError.fileSystem(path: path, detail: "cannot write the download (disk full?): \(error)")
         }
-        done = after
+        done += Int64(data.count)
         progress?(repoPath, done, size)
     }
 
@@ -593,35 +522,6 @@ private final class FileSink: BodySink {
         try? handle?.close()
         handle = nil
     }
-}
-
-/// `bytes START-END/TOTAL` → (START, TOTAL); TOTAL may be `*`.
-private func parseContentRange(_ value: String) -> (start: Int64, total: Int64?)? {
-    let trimmed = value.trimmingCharacters(in: .whitespaces)
-    guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }
-    let spec = trimmed.dropFirst(6)
-    let parts = spec.split(separator: "/", maxSplits: 1)
-    guard let rangePart = parts.first, let dash = rangePart.firstIndex(of: "-"),
-          let start = parseSize(String(rangePart[..<dash])) else { return nil }
-    let total = parts.count == 2 ? parseSize(String(parts[1])) : nil
-    return (start, total)
-}
-
-/// A byte count from a header: decimal digits only, within Int64 (nil otherwise, or when absent).
-func parseSize(_ value: String?) -> Int64? {
-    guard let text = value?.trimmingCharacters(in: .whitespaces), !text.isEmpty, text.utf8.count <= 19,
-          text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-    return Int64(text)
-}
-
-/// Text from a server, fit for a message: control characters (terminal escapes included) become spaces, and
-/// at most `limit` characters are kept.
-func cleanServerText(_ text: String, limit: Int) -> String {
-    let scalars = text.unicodeScalars.map { scalar -> Character in
-        scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format ? " " : Character(scalar)
-    }
-    let cleaned = String(scalars)
-    return cleaned.count <= limit ? cleaned : String(cleaned.prefix(limit - 1)) + "…"
 }
 
 // MARK: - Small helpers
@@ -662,13 +562,6 @@ extension HubError {
             return description
         }
     }
-}
-
-/// Same scheme, host and port: the only case where credentials follow a redirect.
-func isSameOrigin(_ a: URL, _ b: URL) -> Bool {
-    func port(_ url: URL) -> Int? { url.port ?? (url.scheme?.lowercased() == "https" ? 443 : url.scheme?.lowercased() == "http" ? 80 : nil) }
-    return a.scheme?.lowercased() == b.scheme?.lowercased() && a.host?.lowercased() == b.host?.lowercased()
-        && port(a) == port(b)
 }
 
 /// Strips the weak-validator prefix and the quotes of an ETag header value.

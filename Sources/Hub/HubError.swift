@@ -1,20 +1,10 @@
+import DeepfakeCore
 import Foundation
 
 /// Why a Hub request or a cache look-up failed. `description` is a complete sentence meant for the user.
 public enum HubError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// What kind of network failure happened.
-    public enum NetworkFailure: String, Sendable, Equatable {
-        /// The host name could not be resolved.
-        case dns
-        /// The server did not answer in time.
-        case timeout
-        /// The connection was refused, reset or lost.
-        case connection
-        /// TLS failed (certificate, handshake).
-        case tls
-        /// Anything else the HTTP stack reported.
-        case other
-    }
+    /// What kind of network failure happened (the HTTP client's kinds).
+    public typealias NetworkFailure = HTTPFailureKind
 
     /// `repo` is not of the form `name` or `org/name` (letters, digits, `-`, `_`, `.`).
     case invalidRepoID(String)

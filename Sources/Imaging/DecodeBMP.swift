@@ -163,6 +163,8 @@ func decodeBMP(_ input: DecoderInput) throws(ImageError) -> RGBImage {
         }
     }
     let dataStart = offset != 0 ? offset : position + (bits <= 8 ? paletteEntryBytes * colors : 0)
+    // The RGB result, and for RLE data the decoded indices.
+    try input.reserve(bytesFor(width, height, rle ? 4 : 3), width: width, height: height)
 
     if rle {
         let indices = try decodeBMPRLE(file, start: dataStart, width: width, height: height, rle4: compression == 2)

@@ -12,8 +12,11 @@ import CImageCodecs
 
 func decodeGIF(_ input: DecoderInput) throws(ImageError) -> RGBImage {
     var image = cic_gif_image()
-    let status = cic_gif_decode(input.base, input.bytes.count, Int64(input.maxPixels), &image)
     defer { cic_free(image.pixels) }
+    // Besides the frame's indices: the canvas of indices and the RGB result.
+    let status = try withMemoryGate(input, extraPerPixel: 1 + 3) { gate in
+        cic_gif_decode(input.base, input.bytes.count, Int64(input.maxPixels), gate, &image)
+    }
     let left = Int(image.left), top = Int(image.top)
     let frameWidth = Int(image.width), frameHeight = Int(image.height)
     let width = max(left + frameWidth, Int(image.screen_width))

@@ -17,6 +17,12 @@ func decodeJPEG(_ input: DecoderInput, centerCropWindow: Int? = nil) throws(Imag
     let components = Int(info.components)
     let samples: [UInt8]
     let window = centerCropWindow.flatMap { $0 > 0 ? PixelWindow.centerCrop(width: width, height: height, size: $0) : nil }
+    // The decoded samples (of the window, or of the image), their RGB conversion unless they are RGB already,
+    // and libjpeg's whole-image coefficient buffer for a progressive or multi-scan file.
+    let decodedPixels = window.map { bytesFor($0.width, $0.height) } ?? bytesFor(width, height)
+    try input.reserve(bytesTotal(bytesFor(decodedPixels, components), components == 3 ? 0 : bytesFor(decodedPixels, 3),
+                                 Int(clamping: info.coefficient_bytes)),
+                      width: width, height: height)
     if let window, window.width < width || window.height < height {
         // Only the window's rows and columns are decoded (bit-identical to cropping a full decode).
         (samples, status) = filledBytes(count: window.width * window.height * components) { pixels in

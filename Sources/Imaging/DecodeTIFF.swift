@@ -19,8 +19,11 @@ import CImageCodecs
 
 func decodeTIFF(_ input: DecoderInput) throws(ImageError) -> RGBImage {
     var tiff = cic_tiff_image()
-    let status = cic_tiff_decode(input.base, input.bytes.count, Int64(input.maxPixels), &tiff)
     defer { cic_free(tiff.pixels) }
+    // Besides the samples and libtiff's strip or tile buffer: the RGB result and its rotated copy.
+    let status = try withMemoryGate(input, extraPerPixel: 3 + 3) { gate in
+        cic_tiff_decode(input.base, input.bytes.count, Int64(input.maxPixels), gate, &tiff)
+    }
     guard status == CIC_OK, let pixels = tiff.pixels else {
         throw input.error(status: status, message: messageText(tiff.message), width: tiff.width, height: tiff.height)
     }

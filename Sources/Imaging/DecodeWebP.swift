@@ -11,6 +11,9 @@ func decodeWebP(_ input: DecoderInput) throws(ImageError) -> RGBImage {
         throw input.error(status: status, message: messageText(info.message), width: info.width, height: info.height)
     }
     let width = Int(info.width), height = Int(info.height)
+    // The RGB result and libwebp's own buffers: 4 bytes a pixel of ARGB for lossless data (1 of alpha plane for
+    // lossy data with alpha).
+    try input.reserve(bytesFor(width, height, 3 + 4), width: width, height: height)
     let pixels: [UInt8]
     (pixels, status) = filledBytes(count: width * height * 3) { buffer in
         cic_webp_decode_rgb(input.base, input.bytes.count, buffer, &info)

@@ -16,13 +16,16 @@ public enum ImageError: Error, CustomStringConvertible, Equatable, Sendable {
     case unsupported(name: String, format: ImageFormat, detail: String)
     /// Memory for the pixels could not be allocated.
     case outOfMemory(name: String, format: ImageFormat)
+    /// Decoding would take about `bytes` of pixel memory, more than the whole decode memory budget
+    /// (`DecodeOptions.memoryBudget`, of `budget` bytes); refused before any pixel memory is allocated.
+    case overMemoryBudget(name: String, format: ImageFormat, width: Int, height: Int, bytes: Int, budget: Int)
 
     /// The input's name as given to the decoder.
     public var name: String {
         switch self {
         case .unreadable(let name, _), .empty(let name), .unrecognizedFormat(let name),
              .tooLarge(let name, _, _, _, _), .truncated(let name, _, _), .corrupt(let name, _, _),
-             .unsupported(let name, _, _), .outOfMemory(let name, _):
+             .unsupported(let name, _, _), .outOfMemory(let name, _), .overMemoryBudget(let name, _, _, _, _, _):
             return name
         }
     }
@@ -48,6 +51,15 @@ public enum ImageError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(name): unsupported \(format.displayName) variant: \(detail)"
         case .outOfMemory(let name, let format):
             return "\(name): out of memory while decoding the \(format.displayName) image"
+        case .overMemoryBudget(let name, let format, let width, let height, let bytes, let budget):
+            return "\(name): decoding this \(width)x\(height) \(format.displayName) image needs about \(mebibytes(bytes)) of "
+                + "memory, more than the whole decode memory budget of \(mebibytes(budget)) (DecodeOptions.memoryBudget, "
+                + "deepfake's --decode-memory); refused before decoding"
         }
     }
+}
+
+/// `bytes` in MiB for messages, e.g. "1860 MiB".
+private func mebibytes(_ bytes: Int) -> String {
+    bytes == Int.max ? "more than \(Int.max >> 20) MiB" : "\((bytes + (1 << 20) - 1) >> 20) MiB"
 }

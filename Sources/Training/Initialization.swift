@@ -86,14 +86,7 @@ public enum ViTInitialization {
     /// qkv bias (config without one) becomes zeros.
     public static func weights(from tensors: [[Float]], parameters set: ParameterSet, config: ViTConfig) -> ViTWeights {
         precondition(tensors.count == set.count, "weights(from:): expected \(set.count) tensors")
-        let d = config.hiddenSize, m = config.intermediateSize
-        func zeros(_ n: Int) -> [Float] { [Float](repeating: 0, count: n) }
-        let block = ViTBlockWeights(norm1Weight: zeros(d), norm1Bias: zeros(d), qkvWeight: zeros(3 * d * d),
-                                    qkvBias: zeros(3 * d), projWeight: zeros(d * d), projBias: zeros(d),
-                                    norm2Weight: zeros(d), norm2Bias: zeros(d), fc1Weight: zeros(m * d),
-                                    fc1Bias: zeros(m), fc2Weight: zeros(d * m), fc2Bias: zeros(d))
-        var w = ViTWeights(patchWeight: [], patchBias: [], classToken: [], positionEmbedding: [],
-                           blocks: Array(repeating: block, count: config.layers), normWeight: [], normBias: [])
+        var w = ViTWeights.zeros(config: config)
         for i in 0..<set.count {
             precondition(tensors[i].count == set.parameters[i].count,
                          "weights(from:): \(set.parameters[i].name) needs \(set.parameters[i].count) values")

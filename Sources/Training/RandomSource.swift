@@ -15,7 +15,7 @@
 // not guaranteed so: across C libraries those draws may differ in the last bit.
 
 import Foundation
-import WebDataset
+import DeepfakeCore
 
 /// A seedable, splittable, counter-based pseudo-random source (Philox4x32-10).
 ///

@@ -1,4 +1,5 @@
 import Checkpoints
+import DeepfakeCore
 import Detection
 import Foundation
 import Heads
@@ -166,14 +167,12 @@ public final class Trainer {
     private func writeState(_ state: RunState) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let bytes = [UInt8](try encoder.encode(state))
-        try writeFileAtomically(statePath) { (append) throws(CheckpointError) in try append(bytes) }
+        try writeFileAtomically(statePath, bytes: [UInt8](try encoder.encode(state)))
     }
 
     /// Writes `text` to `path` atomically.
     private func writeText(_ text: String, to path: String) throws {
-        let bytes = Array(text.utf8)
-        try writeFileAtomically(path) { (append) throws(CheckpointError) in try append(bytes) }
+        try writeFileAtomically(path, bytes: Array(text.utf8))
     }
 
     /// Appends a line to the run's log file and passes it on.
@@ -227,8 +226,9 @@ public final class Trainer {
                 storedConfig.layerNormEps = modelConfig.layerNormEps
                 guard storedConfig == modelConfig else {
                     func sizes(_ m: ViTConfig) -> String {
-                        "image-size \(m.imageSize), patch-size \(m.patchSize), hidden-size \(m.hiddenSize), layers \(m.layers), heads \(m.heads), "
-                            + "mlp-size \(m.intermediateSize)" + (m.qkvBias && m.activation == .gelu && m.channels == 3 ? "" : " (another activation, qkv_bias or num_channels)")
+                        let sameFixedChoices = m.qkvBias == modelConfig.qkvBias && m.activation == modelConfig.activation && m.channels == modelConfig.channels
+                        return "image-size \(m.imageSize), patch-size \(m.patchSize), hidden-size \(m.hiddenSize), layers \(m.layers), heads \(m.heads), "
+                            + "mlp-size \(m.intermediateSize)" + (sameFixedChoices ? "" : " (another activation, qkv_bias or num_channels)")
                     }
                     throw TrainingError("\(checkpoint) holds a model with \(sizes(stored.config)); the configuration asks for \(sizes(modelConfig)): "
                                         + "resume with the run's own model sizes, or start a new run with another --output")
@@ -528,8 +528,9 @@ public final class Trainer {
 
     // MARK: checkpoints
 
-    /// Writes `checkpoints/<name>/` (config.json, model.safetensors, optimizer.safetensors, heads/) through a
-    /// temporary folder renamed into place: a kill at any moment leaves the earlier checkpoints intact.
+    /// Writes `checkpoints/<name>/` (config.json, model.safetensors, optimizer.safetensors, heads/) in a temporary
+    /// folder that then replaces it in one step (`replaceFolderAtomically`): a kill at any moment leaves the earlier
+    /// checkpoints intact, and a checkpoint written again (a resume redoing an unrecorded epoch) is never missing.
     private func saveCheckpoint(name: String, config: ViTConfig, weights: ViTWeights, optimizer: AdamW,
                                 heads: [FittedHead]) throws {
         let fm = FileManager.default
@@ -539,14 +540,13 @@ public final class Trainer {
         try optimizer.saveState(to: temporary + "/optimizer.safetensors")
         try fm.createDirectory(atPath: temporary + "/heads", withIntermediateDirectories: true)
         for fitted in heads { try HeadStore.save(fitted.head, to: temporary + "/" + fitted.kind.nativeFile) }
-        if fm.fileExists(atPath: final) { try fm.removeItem(atPath: final) }
-        try fm.moveItem(atPath: temporary, toPath: final)
+        try replaceFolderAtomically(final, with: temporary)
     }
 
     /// Keeps the newest `keepCheckpoints` epoch folders plus `keeping` (last and best).
     private func pruneCheckpoints(keeping: [String]) throws {
         let fm = FileManager.default
-        let names = (try fm.contentsOfDirectory(atPath: folder + "/checkpoints")).filter { $0.hasPrefix("epoch-") && !$0.hasSuffix(".tmp") }.sorted()
+        let names = (try fm.contentsOfDirectory(atPath: folder + "/checkpoints")).filter { $0.hasPrefix("epoch-") && !$0.contains(".tmp") }.sorted()
         for name in names.dropLast(configuration.keepCheckpoints) where !keeping.contains(name) {
             try fm.removeItem(atPath: folder + "/checkpoints/" + name)
         }
@@ -581,15 +581,14 @@ public final class Trainer {
     }
 
     /// `release/`: the best checkpoint's backbone and heads, the folder `deepfake detect --model` and
-    /// `transformers.ViTModel.from_pretrained` load.
+    /// `transformers.ViTModel.from_pretrained` load; copied to `release.tmp`, which then replaces it in one step.
     private func writeRelease(from best: String) throws {
         let fm = FileManager.default
         let release = folder + "/release", temporary = release + ".tmp"
         try? fm.removeItem(atPath: temporary)
         try fm.copyItem(atPath: folder + "/checkpoints/" + best, toPath: temporary)
         try? fm.removeItem(atPath: temporary + "/optimizer.safetensors")
-        if fm.fileExists(atPath: release) { try fm.removeItem(atPath: release) }
-        try fm.moveItem(atPath: temporary, toPath: release)
+        try replaceFolderAtomically(release, with: temporary)
         note("release: \(release) (from \(best))")
     }
 }

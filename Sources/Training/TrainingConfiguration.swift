@@ -48,10 +48,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     public init() {}
 
-    /// The backbone architecture.
+    /// The backbone architecture: the sizes from the keys above; timm's LayerNorm eps, and `ViTConfig`'s
+    /// defaults (3 channels, GELU, q/k/v biases) for what no key sets.
     public var model: ViTConfig {
         ViTConfig(hiddenSize: hiddenSize, layers: layers, heads: heads, intermediateSize: mlpSize, patchSize: patchSize,
-                  imageSize: imageSize, layerNormEps: 1e-6)
+                  imageSize: imageSize, layerNormEps: ViTConfig.timmLayerNormEps)
     }
 
     /// The training keys' names for the model sizes, for `ViTConfig.validate`'s messages.

@@ -23,9 +23,13 @@ public struct ViTConfig: Sendable, Equatable {
         self.channels = channels; self.layerNormEps = layerNormEps; self.qkvBias = qkvBias; self.activation = activation
     }
 
-    /// ViT-Tiny/16 at 224² as CoDE trains it with timm (LayerNorm eps 1e-6).
+    /// timm's `VisionTransformer` LayerNorm eps (`partial(nn.LayerNorm, eps=1e-6)`), the eps of every model
+    /// CoDE trains; Hugging Face's `ViTConfig` defaults to 1e-12.
+    public static let timmLayerNormEps: Float = 1e-6
+
+    /// ViT-Tiny/16 at 224² as CoDE trains it with timm.
     public static let tiny16 = ViTConfig(hiddenSize: 192, layers: 12, heads: 3, intermediateSize: 768,
-                                         patchSize: 16, imageSize: 224, layerNormEps: 1e-6)
+                                         patchSize: 16, imageSize: 224, layerNormEps: timmLayerNormEps)
 
     /// Patches per side.
     public var grid: Int { imageSize / patchSize }

@@ -1,5 +1,6 @@
-import Foundation
 import Checkpoints
+import DeepfakeCore
+import Foundation
 import Tensor
 
 extension ViTConfig {
@@ -13,15 +14,15 @@ extension ViTConfig {
         case .relu: act = "relu"
         case .quickGelu: act = "quick_gelu"
         }
-        let fields: [(String, String)] = [
-            ("architectures", "[\"ViTModel\"]"), ("attention_probs_dropout_prob", "0.0"), ("encoder_stride", "\(patchSize)"),
-            ("hidden_act", "\"\(act)\""), ("hidden_dropout_prob", "0.0"), ("hidden_size", "\(hiddenSize)"),
-            ("image_size", "\(imageSize)"), ("initializer_range", "0.02"), ("intermediate_size", "\(intermediateSize)"),
-            ("layer_norm_eps", "\(layerNormEps)"), ("model_type", "\"vit\""), ("num_attention_heads", "\(heads)"),
-            ("num_channels", "\(channels)"), ("num_hidden_layers", "\(layers)"), ("patch_size", "\(patchSize)"),
-            ("qkv_bias", qkvBias ? "true" : "false"),
+        let fields: [(String, JSONValue)] = [
+            ("architectures", .inlineArray([.string("ViTModel")])), ("attention_probs_dropout_prob", .number(0.0)),
+            ("encoder_stride", .int(patchSize)), ("hidden_act", .string(act)), ("hidden_dropout_prob", .number(0.0)),
+            ("hidden_size", .int(hiddenSize)), ("image_size", .int(imageSize)), ("initializer_range", .number(0.02)),
+            ("intermediate_size", .int(intermediateSize)), ("layer_norm_eps", .float(layerNormEps)), ("model_type", .string("vit")),
+            ("num_attention_heads", .int(heads)), ("num_channels", .int(channels)), ("num_hidden_layers", .int(layers)),
+            ("patch_size", .int(patchSize)), ("qkv_bias", .bool(qkvBias)),
         ]
-        return "{\n" + fields.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
+        return JSONValue.object(fields).render() + "\n"
     }
 
     /// Writes `config.json` and `model.safetensors` (F32, Hugging Face `ViTModel` names) into `folder`, atomically

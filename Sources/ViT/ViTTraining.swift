@@ -215,28 +215,28 @@ extension VisionTransformer {
         let batch = a.batch, d = c.hiddenSize, t = c.tokens, i = c.intermediateSize, rows = batch * t
         precondition(a.config == c, "activations come from a model with another config")
         precondition(embeddingGradient.count == batch * d, "expected \(batch * d) gradient floats, got \(embeddingGradient.count)")
-        let g = GradientLayout(config: c)
-        let flat = floats(g.total, zeroed: true, from: workspace)
+        let layout = FlatParameterLayout(config: c)
+        let flat = floats(layout.total, zeroed: true, from: workspace)
         let dx = floats(rows * d, zeroed: true, from: workspace)
         let scratch = BackwardScratch(rows: rows, d: d, intermediate: i, workspace: workspace)
-        let gp = flat.base
+        let g = FlatParameters(base: flat.base, layout: layout)
+        let dNormWeight = g[.encoder(\.normWeight)], dNormBias = g[.encoder(\.normBias)]
         weights.normWeight.withUnsafeBufferPointer { gamma in
             for b in 0..<batch {
                 layerNormBackward(dy: embeddingGradient.baseAddress! + b * d, x: a.at(lay.finalInput + b * d),
                                   mean: a.at(lay.finalMean + b), rstd: a.at(lay.finalRstd + b), gamma: gamma.baseAddress!,
                                   rows: 1, width: d, dx: dx.base + b * t * d,
-                                  dgamma: gp + g.normWeight, dbeta: gp + g.normBias)
+                                  dgamma: dNormWeight, dbeta: dNormBias)
             }
         }
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
-            trainingBlockBackward(weights.blocks[l], layer: l, a, dx: dx.base, gradients: gp, offsets: g.block(l),
-                                  scratch: scratch, threads: threads)
+            trainingBlockBackward(weights.blocks[l], layer: l, a, dx: dx.base, gradients: g, scratch: scratch, threads: threads)
         }
         patchEmbeddingBackward(dx: dx.base, patches: a.at(0), batch: batch, tokens: t, width: d,
-                               patchColumns: lay.patchColumns, dWeight: gp + g.patchWeight, dBias: gp + g.patchBias,
-                               dClassToken: gp + g.classToken, dPosition: gp + g.position,
+                               patchColumns: lay.patchColumns, dWeight: g[.encoder(\.patchWeight)], dBias: g[.encoder(\.patchBias)],
+                               dClassToken: g[.encoder(\.classToken)], dPosition: g[.encoder(\.positionEmbedding)],
                                scratch: scratch.dh.base, threads: threads)
-        gradients.add(flat: gp, layout: g)
+        gradients.add(flat: g)
     }
 
     // MARK: forward pieces
@@ -339,10 +339,9 @@ extension VisionTransformer {
     // MARK: backward pieces
 
     /// One block backward. On entry `dx` [rows, D] holds dL/dx2 (the block output); on return dL/dx0.
-    /// Parameter gradients are written at `offsets` in the flat gradient buffer.
+    /// Parameter gradients are written into the flat gradient buffer `g`.
     private func trainingBlockBackward(_ w: ViTBlockWeights, layer l: Int, _ a: ViTActivations, dx: UnsafeMutablePointer<Float>,
-                                       gradients gp: UnsafeMutablePointer<Float>, offsets o: GradientLayout.Block,
-                                       scratch: BackwardScratch, threads: Int) {
+                                       gradients g: FlatParameters, scratch: BackwardScratch, threads: Int) {
         let c = config, lay = a.layout
         let d = c.hiddenSize, t = c.tokens, rows = a.batch * t, i = c.intermediateSize
         let x0 = a.at(lay.blockInput(l)), qkv = a.at(lay.qkv(l)), ctx = a.at(lay.context(l))
@@ -350,6 +349,7 @@ extension VisionTransformer {
         let hbuf = scratch.h.base, dh = scratch.dh.base, abuf = scratch.activated.base, da = scratch.dActivated.base
         let dqkv = scratch.dqkv.base
         let act = c.activation
+        func grad(_ path: WritableKeyPath<ViTBlockWeights, [Float]> & Sendable) -> UnsafeMutablePointer<Float> { g[.block(l, path)] }
         withBlockPointers(w) { p in
             // MLP: x2 = x1 + fc2(act(fc1(LN2(x1))))
             normRowsRecomputed(x1, into: hbuf, rows: rows, gamma: p.norm2Weight, beta: p.norm2Bias,
@@ -360,28 +360,28 @@ extension VisionTransformer {
                 act.apply(pre + r.lowerBound * i, into: abuf + r.lowerBound * i, count: r.count * i)
             }
             linearBackward(dy: dx, x: abuf, rows: rows, inFeatures: i, outFeatures: d, weight: p.fc2Weight,
-                           dx: da, dWeight: gp + o.fc2Weight, dBias: gp + o.fc2Bias, threads: threads)
+                           dx: da, dWeight: grad(\.fc2Weight), dBias: grad(\.fc2Bias), threads: threads)
             parallelFor(parts, threads: threads) { part in
                 let r = chunkRange(part, of: parts, total: rows)
                 act.backward(input: pre + r.lowerBound * i, gradient: da + r.lowerBound * i, count: r.count * i)
             }
             linearBackward(dy: da, x: hbuf, rows: rows, inFeatures: d, outFeatures: i, weight: p.fc1Weight,
-                           dx: dh, dWeight: gp + o.fc1Weight, dBias: gp + o.fc1Bias, threads: threads)
+                           dx: dh, dWeight: grad(\.fc1Weight), dBias: grad(\.fc1Bias), threads: threads)
             layerNormBackwardRows(dy: dh, x: x1, mean: a.at(lay.norm2Mean(l)), rstd: a.at(lay.norm2Rstd(l)),
                                   gamma: p.norm2Weight, rows: rows, width: d, dx: dx,
-                                  dGamma: gp + o.norm2Weight, dBeta: gp + o.norm2Bias, threads: threads)
+                                  dGamma: grad(\.norm2Weight), dBeta: grad(\.norm2Bias), threads: threads)
             // attention: x1 = x0 + proj(attention(LN1(x0)))
             linearBackward(dy: dx, x: ctx, rows: rows, inFeatures: d, outFeatures: d, weight: p.projWeight,
-                           dx: dh, dWeight: gp + o.projWeight, dBias: gp + o.projBias, threads: threads)
+                           dx: dh, dWeight: grad(\.projWeight), dBias: grad(\.projBias), threads: threads)
             attentionBackward(dContext: dh, qkv: qkv, probabilities: probs, dqkv: dqkv, batch: a.batch, tokens: t,
                               width: d, heads: c.heads, threads: threads)
             normRowsRecomputed(x0, into: hbuf, rows: rows, gamma: p.norm1Weight, beta: p.norm1Bias,
                                mean: a.at(lay.norm1Mean(l)), rstd: a.at(lay.norm1Rstd(l)), threads: threads)
             linearBackward(dy: dqkv, x: hbuf, rows: rows, inFeatures: d, outFeatures: 3 * d, weight: p.qkvWeight,
-                           dx: dh, dWeight: gp + o.qkvWeight, dBias: c.qkvBias ? gp + o.qkvBias : nil, threads: threads)
+                           dx: dh, dWeight: grad(\.qkvWeight), dBias: g.pointer(.block(l, \.qkvBias)), threads: threads)
             layerNormBackwardRows(dy: dh, x: x0, mean: a.at(lay.norm1Mean(l)), rstd: a.at(lay.norm1Rstd(l)),
                                   gamma: p.norm1Weight, rows: rows, width: d, dx: dx,
-                                  dGamma: gp + o.norm1Weight, dBeta: gp + o.norm1Bias, threads: threads)
+                                  dGamma: grad(\.norm1Weight), dBeta: grad(\.norm1Bias), threads: threads)
         }
     }
 }
@@ -422,83 +422,4 @@ func withBlockPointers<R>(_ w: ViTBlockWeights, _ body: (BlockPointers) -> R) ->
                            projWeight: proj.baseAddress!, norm2Weight: n2w.baseAddress!, norm2Bias: n2b.baseAddress!,
                            fc1Weight: fc1.baseAddress!, fc2Weight: fc2.baseAddress!))
     }}}}}}}}
-}
-
-/// Offsets of every parameter's gradient in one flat buffer, in checkpoint order.
-struct GradientLayout {
-    struct Block {
-        var norm1Weight = 0, norm1Bias = 0, qkvWeight = 0, qkvBias = 0, projWeight = 0, projBias = 0
-        var norm2Weight = 0, norm2Bias = 0, fc1Weight = 0, fc1Bias = 0, fc2Weight = 0, fc2Bias = 0
-    }
-    var patchWeight = 0, patchBias = 0, classToken = 0, position = 0, normWeight = 0, normBias = 0
-    var blocks: [Block] = []
-    var total = 0
-
-    init(config c: ViTConfig) {
-        let d = c.hiddenSize, i = c.intermediateSize
-        func take(_ n: Int) -> Int { defer { total += n }; return total }
-        patchWeight = take(d * c.channels * c.patchSize * c.patchSize); patchBias = take(d)
-        classToken = take(d); position = take(c.tokens * d)
-        for _ in 0..<c.layers {
-            var b = Block()
-            b.norm1Weight = take(d); b.norm1Bias = take(d); b.qkvWeight = take(3 * d * d); b.qkvBias = take(3 * d)
-            b.projWeight = take(d * d); b.projBias = take(d); b.norm2Weight = take(d); b.norm2Bias = take(d)
-            b.fc1Weight = take(i * d); b.fc1Bias = take(i); b.fc2Weight = take(d * i); b.fc2Bias = take(d)
-            blocks.append(b)
-        }
-        normWeight = take(d); normBias = take(d)
-    }
-
-    func block(_ l: Int) -> Block { blocks[l] }
-}
-
-extension ViTWeights {
-    /// All-zero parameters of `config`'s shapes: the starting value of a gradient accumulator.
-    public static func zeros(config c: ViTConfig) -> ViTWeights {
-        let d = c.hiddenSize, i = c.intermediateSize
-        func z(_ n: Int) -> [Float] { [Float](repeating: 0, count: n) }
-        let block = ViTBlockWeights(norm1Weight: z(d), norm1Bias: z(d), qkvWeight: z(3 * d * d), qkvBias: z(3 * d),
-                                    projWeight: z(d * d), projBias: z(d), norm2Weight: z(d), norm2Bias: z(d),
-                                    fc1Weight: z(i * d), fc1Bias: z(i), fc2Weight: z(d * i), fc2Bias: z(d))
-        return ViTWeights(patchWeight: z(d * c.channels * c.patchSize * c.patchSize), patchBias: z(d), classToken: z(d),
-                          positionEmbedding: z(c.tokens * d), blocks: Array(repeating: block, count: c.layers),
-                          normWeight: z(d), normBias: z(d))
-    }
-
-    /// Every parameter tensor, in checkpoint order (patch weight and bias, class token, positions, per block
-    /// norm1, qkv, proj, norm2, fc1, fc2 — weight then bias — and the final norm), for code that treats the
-    /// parameters uniformly (optimisers, gradient norms, comparisons).
-    public static func parameterPaths(layers: Int) -> [WritableKeyPath<ViTWeights, [Float]>] {
-        var paths: [WritableKeyPath<ViTWeights, [Float]>] = [\.patchWeight, \.patchBias, \.classToken, \.positionEmbedding]
-        for l in 0..<layers {
-            paths += [\.blocks[l].norm1Weight, \.blocks[l].norm1Bias, \.blocks[l].qkvWeight, \.blocks[l].qkvBias,
-                      \.blocks[l].projWeight, \.blocks[l].projBias, \.blocks[l].norm2Weight, \.blocks[l].norm2Bias,
-                      \.blocks[l].fc1Weight, \.blocks[l].fc1Bias, \.blocks[l].fc2Weight, \.blocks[l].fc2Bias]
-        }
-        return paths + [\.normWeight, \.normBias]
-    }
-
-    /// Elementwise self += other (same config).
-    public mutating func add(_ other: ViTWeights) {
-        for path in Self.parameterPaths(layers: blocks.count) {
-            other[keyPath: path].withUnsafeBufferPointer { src in
-                self[keyPath: path].withUnsafeMutableBufferPointer { dst in
-                    precondition(dst.count == src.count, "parameter shapes differ")
-                    addInPlace(dst.baseAddress!, src.baseAddress!, count: dst.count)
-                }
-            }
-        }
-    }
-
-    /// self += the flat gradient buffer laid out by `layout` (the same order as `parameterPaths`).
-    mutating func add(flat: UnsafePointer<Float>, layout: GradientLayout) {
-        var offset = 0
-        for path in Self.parameterPaths(layers: blocks.count) {
-            self[keyPath: path].withUnsafeMutableBufferPointer { dst in
-                addInPlace(dst.baseAddress!, flat + offset, count: dst.count)
-                offset += dst.count
-            }
-        }
-        precondition(offset == layout.total, "gradient accumulator does not have the model's shapes")
-    }
 }

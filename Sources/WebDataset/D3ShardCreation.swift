@@ -17,7 +17,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Checkpoints
+import DeepfakeCore
+import FileAccess
 import Foundation
 
 /// Settings of ``createD3Shards(_:progress:)``.
@@ -181,8 +182,8 @@ public func createD3Shards(_ options: D3ShardOptions,
         let report = out + "/" + incompleteReportName
         try createFolder(out)
         let bytes = Array(summary.problems.joined(separator: "\n").appending("\n").utf8)
-        do throws(CheckpointError) {
-            try writeFileAtomically(report) { (append) throws(CheckpointError) in try append(bytes) }
+        do throws(FileError) {
+            try writeFileAtomically(report, bytes: bytes)
         } catch {
             throw .write("\(error)")
         }

@@ -7,6 +7,7 @@
 // place (a reader never sees half a file; an existing file of the same name is replaced, a symbolic link of that
 // name is replaced by the file rather than followed).
 
+import DeepfakeCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -70,34 +71,16 @@ public func extract(shard: String, to directory: String,
         let fileName = components.last!
         sequence += 1
         let temporary = ".\(fileName).extract-\(getpid())-\(sequence).tmp"
-        let descriptor = openat(folder, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw WebDatasetError(shard: shard, offset: header.headerOffset,
-                                  reason: "member '\(header.name)': cannot create a file: \(systemErrorText())")
-        }
-        var failure: String?
-        bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let wrote = systemWrite(descriptor, raw.baseAddress! + done, raw.count - done)
-                if wrote < 0 {
-                    if errno == EINTR { continue }
-                    failure = systemErrorText()
-                    return
-                }
-                done += wrote
-            }
-        }
-        if failure == nil && fsync(descriptor) != 0 { failure = systemErrorText() }
-        _ = systemClose(descriptor)
-        if failure == nil && renameat(folder, temporary, folder, fileName) != 0 {
-            failure = errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST
-                ? "a folder of that name exists" : systemErrorText()
-        }
-        if let failure {
-            unlinkat(folder, temporary, 0)
-            throw WebDatasetError(shard: shard, offset: header.headerOffset,
-                                  reason: "member '\(header.name)': cannot write: \(failure)")
+        do throws(FileError) {
+            let file = try AtomicFile(in: folder, name: fileName, temporaryName: temporary, mode: 0o644)
+            try file.write(bytes)
+            try file.commit()
+        } catch {
+            let created = !error.reason.hasPrefix("cannot create")
+            let folderThere = error.reason.hasPrefix("rename") && [EISDIR, ENOTEMPTY, EEXIST].contains(error.errorNumber ?? 0)
+            let reason = created ? "cannot write: " + (folderThere ? "a folder of that name exists" : error.reason)
+                : "cannot create a file: " + error.reason.dropFirst("cannot create: ".count)
+            throw WebDatasetError(shard: shard, offset: header.headerOffset, reason: "member '\(header.name)': \(reason)")
         }
         report.files.append(header.name)
         report.bytes += Int64(bytes.count)

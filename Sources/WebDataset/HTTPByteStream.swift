@@ -1,18 +1,16 @@
-// HTTP(S) shards streamed through URLSession (FoundationNetworking on Linux): the delegate appends the body's
-// chunks to a bounded in-memory queue that `read(into:)` drains; nothing goes to a temporary file.
+// HTTP(S) shards streamed through DeepfakeCore's HTTP client: a background thread runs the client's resumable
+// download, whose body goes to a bounded in-memory queue that `read(into:)` drains; nothing goes to a temporary file.
 //
-// Bounding the queue. URLSession has no receive-side flow control (a blocked delegate only makes its queue of
-// pending callbacks grow, and suspending a running task restarts it on Linux), so when the queue passes
-// `bufferLimit` the transfer is cancelled and, once the reader has drained it below half the limit, resumed with
-// a `Range: bytes=N-` request from the exact offset reached. This needs a server that answers ranges (206);
-// when the first response does not advertise `Accept-Ranges: bytes`, the stream cannot pause and the queue holds
-// what the network delivers ahead of the reader. The same mechanism resumes after a dropped connection
-// (`retries` times).
+// Bounding the queue. When the queue passes `bufferLimit` the download is stopped (the client's callbacks are
+// synchronous: nothing more is read), and once the reader has drained it below half the limit, a new download
+// continues with a `Range: bytes=N-` request from the exact offset reached. This needs a server that answers
+// ranges (206); when the first response does not advertise `Accept-Ranges: bytes`, the stream cannot pause and the
+// queue holds what the network delivers ahead of the reader. The client resumes the same way after a dropped
+// connection (`retries` times per download, after `retryDelay`·k seconds), and refuses a server that does not
+// continue at the byte asked for: what the reader already has cannot be taken back.
 
+import DeepfakeCore
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Settings for ``HTTPByteStream``.
 public struct HTTPStreamOptions: Sendable, Hashable {
@@ -20,15 +18,19 @@ public struct HTTPStreamOptions: Sendable, Hashable {
     public var bufferLimit: Int = 16 << 20
     /// Seconds without progress before a request fails.
     public var timeout: TimeInterval = 60
-    /// Extra request headers (e.g. `Authorization`).
+    /// Extra request headers (e.g. `Authorization`; that one, `Cookie` and `Proxy-Authorization` are sent only
+    /// while redirects stay on the URL's scheme, host and port).
     public var headers: [String: String] = [:]
     /// How many times a dropped connection is resumed with a range request.
     public var retries: Int = 3
+    /// The pause before the k-th retry is `retryDelay`·k seconds (0: at once).
+    public var retryDelay: TimeInterval = 0
 
     /// Options with the defaults unless given.
     public init(bufferLimit: Int = 16 << 20, timeout: TimeInterval = 60, headers: [String: String] = [:],
-                retries: Int = 3) {
+                retries: Int = 3, retryDelay: TimeInterval = 0) {
         self.bufferLimit = bufferLimit; self.timeout = timeout; self.headers = headers; self.retries = retries
+        self.retryDelay = retryDelay
     }
 }
 
@@ -41,7 +43,6 @@ public final class HTTPByteStream: ByteStream {
     /// Buffer bound, timeout, headers, retries.
     public let options: HTTPStreamOptions
     private let state: HTTPStreamState
-    private let session: URLSession
 
     /// Sends the request and waits for the response head.
     /// - Throws: `WebDatasetError` for a connection failure or an HTTP status other than 200/206.
@@ -49,30 +50,7 @@ public final class HTTPByteStream: ByteStream {
         self.url = url
         self.name = name ?? url.absoluteString
         self.options = options
-        let state = HTTPStreamState(name: self.name, options: options)
-        self.state = state
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = options.timeout
-        configuration.timeoutIntervalForResource = 7 * 24 * 3600
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        configuration.httpCookieStorage = nil
-        let queue = OperationQueue()
-        queue.maxConcurrentOperationCount = 1
-        queue.name = "WebDataset.HTTPByteStream"
-        session = URLSession(configuration: configuration, delegate: HTTPStreamDelegate(state: state),
-                             delegateQueue: queue)
-        state.start = { [session, url, options] offset in
-            var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData,
-                                     timeoutInterval: options.timeout)
-            // Offsets are those of the stored bytes: no transparent decompression.
-            request.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
-            if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
-            for (field, value) in options.headers { request.setValue(value, forHTTPHeaderField: field) }
-            let task = session.dataTask(with: request)
-            task.resume()
-            return task
-        }
+        state = HTTPStreamState(name: self.name, url: url, options: options)
         try state.open()
     }
 
@@ -84,7 +62,7 @@ public final class HTTPByteStream: ByteStream {
     /// The most bytes the queue has held at once (for tests of the bound).
     public var peakBufferedBytes: Int { state.peakBuffered }
 
-    /// Requests sent so far (1 + resumptions).
+    /// Responses received so far (1 + resumptions).
     public var requestCount: Int { state.requestCount }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(WebDatasetError) -> Int {
@@ -93,81 +71,124 @@ public final class HTTPByteStream: ByteStream {
 
     public func close() {
         state.close()
-        session.invalidateAndCancel()
     }
 }
 
-/// Shared between the reader's thread and the delegate queue; every field is guarded by `condition`.
-final class HTTPStreamState: @unchecked Sendable {
+/// The queue between the download thread (the client's sink) and the reader; every field is guarded by `condition`.
+final class HTTPStreamState: HTTPDownloadSink, @unchecked Sendable {
     enum Phase {
-        case starting
+        /// A download thread is running.
         case running
-        /// Cancelled on purpose (queue full) or dropped; waiting for the task's completion callback.
-        case stopping(retry: Bool)
-        /// No task running; the next read resumes from `received`.
+        /// Stopped because the queue was full; the next read below half the limit resumes from `received`.
         case paused
         case finished
         case failed(WebDatasetError)
         case closed
     }
 
+    /// Thrown by the sink to stop a download that filled the queue.
+    private struct Pause: Error {}
+    /// Thrown by the sink once the stream is closed.
+    private struct Closed: Error {}
+
     let name: String
+    let url: URL
     let options: HTTPStreamOptions
-    var start: ((Int64) -> URLSessionDataTask)?
+    private let client = HTTPClient(userAgent: "deepfake/1.0 (Swift; WebDataset shard streaming)")
     private let condition = NSCondition()
-    private var phase = Phase.starting
-    private var task: URLSessionDataTask?
+    private var phase = Phase.running
     private var chunks: [Data] = []
     private var chunkIndex = 0
     private var chunkOffset = 0
     private var buffered = 0
-    private(set) var peakBuffered = 0
-    private var received: Int64 = 0
-    private var delivered: Int64 = 0
+    private var receivedBytes: Int64 = 0
     private var expectedEnd: Int64?
-    private var canResume = false
-    private var retriesLeft: Int
-    private(set) var requestCount = 0
+    private var canPause = false
     private var sawResponse = false
-    private var lastProgress = Date()
+    private(set) var peakBuffered = 0
+    private(set) var requestCount = 0
 
-    init(name: String, options: HTTPStreamOptions) {
+    init(name: String, url: URL, options: HTTPStreamOptions) {
         self.name = name
+        self.url = url
         self.options = options
-        retriesLeft = options.retries
     }
 
     var totalSize: Int64? { condition.withLock { expectedEnd } }
 
-    private func failure(_ reason: String) -> WebDatasetError {
-        WebDatasetError(shard: name, offset: received, reason: reason)
+    private func failure(_ reason: String, offset: Int64? = nil) -> WebDatasetError {
+        WebDatasetError(shard: name, offset: offset ?? receivedBytes, reason: reason)
     }
 
-    /// Starts the first request and waits for its response head.
+    /// Starts the download and waits for its first response head (or its failure).
     func open() throws(WebDatasetError) {
         condition.lock()
         defer { condition.unlock() }
-        launch(from: 0)
+        launch()
         while !sawResponse {
-            if case .failed(let error) = phase { throw error }
-            if case .finished = phase { break }
-            if !condition.wait(until: Date().addingTimeInterval(options.timeout + 5)) && !sawResponse {
-                if case .failed(let error) = phase { throw error }
-                task?.cancel()
-                phase = .failed(failure("no response within \(Int(options.timeout)) s"))
-                if case .failed(let error) = phase { throw error }
+            switch phase {
+            case .failed(let error): throw error
+            case .finished, .closed: return
+            case .running, .paused: condition.wait()
             }
         }
     }
 
-    /// Called with the lock held.
-    private func launch(from offset: Int64) {
-        guard let start else { return }
-        sawResponse = offset > 0 ? sawResponse : false
+    /// Starts a download thread from `receivedBytes`. Called with the lock held.
+    private func launch() {
+        if receivedBytes > 0 { shardLogger.debug("\(name): resuming the download at byte \(receivedBytes)") }
         phase = .running
-        requestCount += 1
-        lastProgress = Date()
-        task = start(offset)
+        let thread = Thread { [self] in download() }
+        thread.name = "WebDataset.HTTPByteStream"
+        thread.start()
+    }
+
+    /// The download thread: the client's resumable GET into this sink, then the phase it ends in.
+    private func download() {
+        let credentialNames: Set<String> = ["authorization", "cookie", "proxy-authorization"]
+        let credentials = options.headers.filter { credentialNames.contains($0.key.lowercased()) }
+        let headers = options.headers.filter { !credentialNames.contains($0.key.lowercased()) }
+        let policy = HTTPDownloadPolicy(retries: options.retries, retryDelay: options.retryDelay,
+                                        stallTimeout: options.timeout, maxRedirects: 10,
+                                        expectedSize: condition.withLock { expectedEnd })
+        var outcome: Phase
+        do {
+            try client.download(url, headers: headers, credentials: credentials, policy: policy, into: self)
+            outcome = .finished
+        } catch {
+            outcome = .failed(streamError(error))
+            if case .sink(let refusal) = error {
+                if refusal is Pause { outcome = .paused }
+                if refusal is Closed { return }
+                if let stop = refusal as? WebDatasetError { outcome = .failed(stop) }
+            }
+        }
+        condition.withLock {
+            if case .closed = phase { return }
+            if case .paused = outcome {
+                shardLogger.debug("\(name): download paused at byte \(receivedBytes), \(buffered) bytes queued ahead of the reader")
+            }
+            phase = outcome
+            condition.broadcast()
+        }
+    }
+
+    private func streamError(_ error: HTTPDownloadError) -> WebDatasetError {
+        condition.withLock {
+            switch error {
+            case .status(let head, _): return WebDatasetError(shard: name, reason: "HTTP status \(head.status)")
+            case .sizeMismatch(let expected, let actual):
+                return failure("the server announced \(actual) bytes where the shard has \(expected)")
+            case .bodyTooLong(let limit): return failure("the server sent more than the \(limit) bytes it announced")
+            case .interrupted(let detail, let received, _): return failure("transfer failed: \(detail)", offset: received)
+            case .deadline: return failure("the download ran out of time")
+            case .tooManyRedirects: return failure("too many redirects")
+            case .badRedirect: return failure("a redirect without a usable Location")
+            case .unsupportedRedirect(let target, _): return failure("a redirect to \(target), which is not http or https")
+            case .unsupportedScheme(let bad): return failure("\(bad.absoluteString) is not an http or https URL")
+            case .sink(let refusal): return failure("\(refusal)")
+            }
+        }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(WebDatasetError) -> Int {
@@ -196,31 +217,21 @@ final class HTTPStreamState: @unchecked Sendable {
                     chunkIndex = 0
                 }
                 buffered -= copied
-                delivered += Int64(copied)
-                if case .paused = phase, buffered <= options.bufferLimit / 2 { launch(from: received) }
+                if case .paused = phase, buffered <= options.bufferLimit / 2 { launch() }
                 return copied
             }
             switch phase {
             case .finished: return 0
             case .failed(let error): throw error
             case .closed: throw failure("stream closed")
-            case .paused: launch(from: received)
-            case .starting, .running, .stopping:
-                if !condition.wait(until: Date().addingTimeInterval(1)) {
-                    if case .running = phase, Date().timeIntervalSince(lastProgress) > options.timeout + 5 {
-                        task?.cancel()
-                        phase = .failed(failure("no data for \(Int(options.timeout)) s"))
-                    }
-                }
+            case .paused: launch()
+            case .running: condition.wait()
             }
         }
     }
 
     func close() {
         condition.withLock {
-            task?.cancel()
-            task = nil
-            start = nil
             chunks = []
             chunkIndex = 0
             buffered = 0
@@ -229,111 +240,42 @@ final class HTTPStreamState: @unchecked Sendable {
         }
     }
 
-    // MARK: Delegate events (delegate queue)
+    // MARK: The client's sink (download thread)
 
-    func response(_ response: URLResponse, task: URLSessionDataTask) -> Bool {
-        condition.lock()
-        defer { condition.broadcast(); condition.unlock() }
-        guard task === self.task else { return false }
-        guard let http = response as? HTTPURLResponse else {
-            phase = .failed(failure("not an HTTP response"))
-            return false
-        }
-        let status = http.statusCode
-        let resuming = received > 0
-        if !resuming {
-            guard status == 200 || status == 206 else {
-                phase = .failed(WebDatasetError(shard: name, reason: "HTTP status \(status)"))
-                return false
+    var received: Int64 { condition.withLock { receivedBytes } }
+
+    /// The reader may already hold the bytes: never start over.
+    var canRestart: Bool { false }
+
+    var isCancelled: Bool { condition.withLock { if case .closed = phase { return true } else { return false } } }
+
+    func restart(reason: String) throws {
+        throw condition.withLock { failure("the server did not resume at byte \(receivedBytes): \(reason)") }
+    }
+
+    func begin(_ head: HTTPResponseHead) throws {
+        try condition.withLock {
+            if case .closed = phase { throw Closed() }
+            if requestCount == 0 {
+                canPause = (head.header("accept-ranges") ?? "").lowercased().contains("bytes")
+                expectedEnd = head.status == 206 ? head.header("content-range").flatMap(parseContentRange)?.total
+                    : parseSize(head.header("content-length"))
             }
-            if http.expectedContentLength >= 0 { expectedEnd = http.expectedContentLength }
-            let ranges = (http.value(forHTTPHeaderField: "Accept-Ranges") ?? "").lowercased()
-            canResume = ranges.contains("bytes")
-        } else {
-            // A resumed transfer must continue exactly where the queue ended.
-            let contentRange = http.value(forHTTPHeaderField: "Content-Range") ?? ""
-            guard status == 206, contentRange.hasPrefix("bytes \(received)-") else {
-                phase = .failed(failure("the server did not resume at byte \(received) (HTTP \(status), "
-                                        + "Content-Range '\(contentRange)')"))
-                return false
-            }
-        }
-        sawResponse = true
-        lastProgress = Date()
-        return true
-    }
-
-    func data(_ data: Data, task: URLSessionDataTask) {
-        condition.lock()
-        defer { condition.broadcast(); condition.unlock() }
-        // Chunks of a task stopped on purpose still arrive in order and continue the stream.
-        guard task === self.task else { return }
-        switch phase {
-        case .running, .stopping: break
-        default: return
-        }
-        chunks.append(data)
-        buffered += data.count
-        received += Int64(data.count)
-        peakBuffered = max(peakBuffered, buffered)
-        lastProgress = Date()
-        if case .running = phase, canResume, buffered > options.bufferLimit {
-            phase = .stopping(retry: true)
-            task.cancel()
+            requestCount += 1
+            sawResponse = true
+            condition.broadcast()
         }
     }
 
-    func completed(task: URLSessionTask, error: Error?) {
-        condition.lock()
-        defer { condition.broadcast(); condition.unlock() }
-        guard task === self.task else { return }
-        self.task = nil
-        switch phase {
-        case .stopping:
-            phase = received == expectedEnd ? .finished : .paused
-            return
-        case .running, .starting:
-            break
-        default:
-            return
+    func write(_ data: Data) throws {
+        try condition.withLock {
+            if case .closed = phase { throw Closed() }
+            chunks.append(data)
+            buffered += data.count
+            receivedBytes += Int64(data.count)
+            peakBuffered = max(peakBuffered, buffered)
+            condition.broadcast()
+            if canPause, buffered > options.bufferLimit, receivedBytes != expectedEnd { throw Pause() }
         }
-        if let error {
-            if canResume && retriesLeft > 0 && sawResponse {
-                retriesLeft -= 1
-                phase = .paused
-            } else {
-                phase = .failed(failure("transfer failed: \(error.localizedDescription)"))
-            }
-            return
-        }
-        if let expectedEnd, received != expectedEnd {
-            if canResume && retriesLeft > 0 && received < expectedEnd {
-                retriesLeft -= 1
-                phase = .paused
-            } else {
-                phase = .failed(failure("the connection closed after \(received) of \(expectedEnd) bytes"))
-            }
-            return
-        }
-        phase = .finished
-    }
-}
-
-/// Forwards URLSession's callbacks to the state (the session keeps its delegate alive until invalidated).
-private final class HTTPStreamDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    let state: HTTPStreamState
-    init(state: HTTPStreamState) { self.state = state }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
-        completionHandler(state.response(response, task: dataTask) ? .allow : .cancel)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        state.data(data, task: dataTask)
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        state.completed(task: task, error: error)
     }
 }

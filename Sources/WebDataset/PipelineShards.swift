@@ -32,6 +32,8 @@
 // SplitMix64(derive(seed, epoch, rank, worker)), so it is not split further (upstream also applies the
 // splitters to the resampled stream; with per-slot seeds that only thins each stream and is not done here).
 
+import DeepfakeCore
+
 /// Which share of the data a reader takes: its distributed rank among `worldSize` processes and its
 /// loader worker among `workerCount` workers of that process.
 public struct ReaderSlot: Sendable, Hashable, CustomStringConvertible {

@@ -1,3 +1,5 @@
+import DeepfakeCore
+
 /// A shuffle buffer with the structure of webdataset's `shuffle(bufsize, initial)`:
 ///   * `initial` is clamped to `bufferSize`;
 ///   * for every element taken from upstream: append it; if the buffer is then below `bufferSize`, append

@@ -28,6 +28,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Logging
 
 /// Splits a member name into sample key and field as webdataset's `base_plus_ext`
 /// (`^((?:.*/|)[^.]+)[.]([^/]*)$`): `dir.v1/abc.gen_0.jpg` → (`dir.v1/abc`, `gen_0.jpg`). Nil when the basename
@@ -81,7 +82,7 @@ public struct ShardReadOptions: Sendable {
     public var selectField: (@Sendable (String) -> Bool)?
     /// What a broken shard does to the stream (see ``ShardErrorPolicy``).
     public var errorPolicy: ShardErrorPolicy = .stop
-    /// Under `.skip`, write one line per broken shard to standard error (the log records it either way).
+    /// Under `.skip`, log one warning per broken shard (`deepfake.webdataset`; the report records it either way).
     public var warnOnSkip = true
     /// HTTP(S) shards.
     public var http = HTTPStreamOptions()
@@ -362,14 +363,12 @@ public struct TarShardSource: SampleSource {
                 if report.error == nil { report.error = error }
                 log.record(report)
                 if options.errorPolicy == .stop { return .failure(error) }
-                if options.warnOnSkip { writeWarning("warning: skipped the rest of shard \(report)") }
+                if options.warnOnSkip { shardLogger.warning("skipped the rest of shard \(report)") }
                 return nil
             }
         }
     }
 }
 
-func writeWarning(_ text: String) {
-    let line = Array((text + "\n").utf8)
-    line.withUnsafeBytes { raw in _ = systemWrite(2, raw.baseAddress!, raw.count) }
-}
+/// The shard readers' log (`deepfake.webdataset`): shards skipped under `ShardErrorPolicy.skip`.
+let shardLogger = Logger(label: "deepfake.webdataset")

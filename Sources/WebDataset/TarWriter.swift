@@ -2,9 +2,10 @@
 // uses, always in tarfile's default PAX format): same field encodings, same PAX record order and layout, same GNU long-name headers, same end-of-archive
 // padding to 10,240-byte records. With equal options the bytes equal tarfile's.
 //
-// A file is written to `path.tmp` and renamed to `path` by `finish()`, so a shard path never names a
-// half-written archive.
+// A file is written to `path.tmp` (DeepfakeCore's `AtomicFile`: created afresh, flushed to disk) and renamed to
+// `path` by `finish()`, so a shard path never names a half-written archive.
 
+import DeepfakeCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -87,7 +88,7 @@ public final class TarWriter {
     /// Samples written with ``write(_:)``.
     public private(set) var sampleCount = 0
 
-    private var descriptor: Int32 = -1
+    private var file: AtomicFile?
     private var pending: [UInt8] = []
     private var memory: [UInt8] = []
     private var finished = false
@@ -98,11 +99,13 @@ public final class TarWriter {
         self.options = options
         self.path = path
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw WebDatasetError(shard: path, reason: "cannot create \(temporary): \(systemErrorText())")
+        do throws(FileError) {
+            file = try AtomicFile(path: path, temporaryPath: temporary, mode: 0o644)
+        } catch {
+            let prefix = "cannot create: "
+            let reason = error.reason.hasPrefix(prefix) ? String(error.reason.dropFirst(prefix.count)) : error.reason
+            throw WebDatasetError(shard: path, reason: "cannot create \(temporary): \(reason)")
         }
-        descriptor = fd
         pending.reserveCapacity(flushThreshold + 4096)
     }
 
@@ -210,28 +213,19 @@ public final class TarWriter {
         finished = true
         guard let path else { return }
         try flush()
-        let temporary = path + ".tmp"
-        if fsync(descriptor) != 0 {
-            let reason = systemErrorText()
-            abandon()
-            throw WebDatasetError(shard: path, reason: "fsync failed: \(reason)")
-        }
-        _ = systemClose(descriptor)
-        descriptor = -1
-        if rename(temporary, path) != 0 {
-            let reason = systemErrorText()
-            unlink(temporary)
-            throw WebDatasetError(shard: path, reason: "cannot rename \(temporary): \(reason)")
+        guard let file else { throw WebDatasetError(shard: path, reason: "writer closed") }
+        self.file = nil
+        do throws(FileError) {
+            try file.commit()
+        } catch {
+            throw WebDatasetError(shard: path, reason: error.reason)
         }
     }
 
     /// Stops writing and removes `path.tmp` (nothing happens to `path`). Called when a writer is dropped unfinished.
     public func abandon() {
-        if descriptor >= 0 {
-            _ = systemClose(descriptor)
-            descriptor = -1
-            if let path { unlink(path + ".tmp") }
-        }
+        file?.abandon()
+        file = nil
         finished = true
         pending = []
     }
@@ -270,25 +264,14 @@ public final class TarWriter {
     }
 
     private func writeAll(_ bytes: [UInt8]) throws(WebDatasetError) {
-        guard descriptor >= 0 else {
+        guard let file else {
             throw WebDatasetError(shard: errorName, offset: bytesWritten, reason: "writer closed")
         }
-        let failure: String? = bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let wrote = systemWrite(descriptor, raw.baseAddress! + done, raw.count - done)
-                if wrote < 0 {
-                    if errno == EINTR { continue }
-                    return systemErrorText()
-                }
-                done += wrote
-            }
-            return nil
-        }
-        if let failure {
-            let path = self.path ?? ""
+        do throws(FileError) {
+            try file.write(bytes)
+        } catch {
             abandon()
-            throw WebDatasetError(shard: path, offset: bytesWritten, reason: "write failed: \(failure)")
+            throw WebDatasetError(shard: errorName, offset: bytesWritten, reason: error.reason)
         }
     }
 

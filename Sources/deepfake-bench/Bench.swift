@@ -1,3 +1,5 @@
+import Collective
+import DeepfakeCore
 import Detection
 import Foundation
 import Imaging
@@ -40,6 +42,9 @@ enum BenchCase: String, CaseIterable {
     case detect_folder
     /// One forward + backward + AdamW step at --batch (default 32) for ViT-Tiny.
     case train_step
+    /// Allreduce (average) of ViT-Tiny's 5,524,416 gradients between the ranks of `mpirun -np N deepfake-bench
+    /// --case allreduce` (scripts/bench-collective), and how much of it startAllreduce hides behind a compute loop.
+    case allreduce
 }
 
 struct Arguments {
@@ -88,11 +93,8 @@ func die(_ message: String) -> Never {
 func emit(_ fields: KeyValuePairs<String, Any>) {
     func encode(_ v: Any) -> String {
         switch v {
-        case let s as String:
-            let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-            let text = String(decoding: data, as: UTF8.self)
-            return String(text.dropFirst().dropLast())
-        case let d as Double: return d.isFinite ? "\(d)" : "null"
+        case let s as String: return JSONText.string(s)
+        case let d as Double: return JSONText.number(d)
         case let i as Int: return "\(i)"
         case let b as Bool: return b ? "true" : "false"
         default: return encode("\(v)")
@@ -315,6 +317,86 @@ func runTrainStep() {
 }
 #endif
 
+/// Seconds of `body`, every rank starting it together (after a barrier).
+func timed(_ c: any Collective, _ body: () throws -> Void) throws -> Double {
+    try c.barrier()
+    let t0 = Date()
+    try body()
+    return Date().timeIntervalSince(t0)
+}
+
+/// The allreduce of ViT-Tiny's gradients alone, a single-threaded compute loop alone (sized to take about as
+/// long), and the two together: startAllreduce, the loop, wait() — once letting MPI progress with test() after
+/// every pass of the loop, once not — and, for comparison, the blocking allreduce on a thread of its own
+/// beside the loop (as Horovod and gloo do; legal with MPI_THREAD_MULTIPLE while no other collective runs).
+/// The five are timed in turn, round after round, so that the load of a
+/// shared machine weighs on each alike; the figures are means over the rounds. Overlap: the share of the
+/// shorter of the two that running them together saves, (allreduce + compute - together) / min(allreduce,
+/// compute): 1 is perfect, 0 none, negative worse than one after the other.
+func runAllreduce() {
+    do {
+        let c = try Collectives.start()
+        let count = 5_524_416  // ViT-Tiny/16's trainable parameters (Training's ParameterSet.vit(_:).elementCount)
+        var gradients = [Float](repeating: 1, count: count)
+        var work = [Float](repeating: 1, count: 1 << 15)  // 128 KiB: the loop stays in the core's cache
+        func computePass() { for i in work.indices { work[i] = work[i] * 0.999 + 0.001 } }
+        // Rank 0 sizes the runs from a first measurement; every rank makes the same calls.
+        let once = try (0..<3).map { _ in try timed(c) { try c.allreduce(&gradients, .average) } }.min()!
+        let pass = try timed(c) { for _ in 0..<300 { computePass() } } / 300
+        var plan = [max(5, min(1000, args.seconds / 4 / once)).rounded(), max(1, once / pass).rounded()]
+        try c.broadcast(&plan, root: 0)
+        let rounds = Int(plan[0]), passes = Int(plan[1])
+        func together(polling: Bool) throws {
+            try gradients.withUnsafeMutableBufferPointer { buffer in
+                let request = try c.startAllreduce(buffer, .average)
+                for _ in 0..<passes {
+                    computePass()
+                    if polling { _ = try request.test() }
+                }
+                try request.wait()
+            }
+        }
+        func besideThread() throws {
+            try gradients.withUnsafeMutableBufferPointer { buffer in
+                nonisolated(unsafe) let buffer = buffer
+                nonisolated(unsafe) var failure: Error?
+                let done = DispatchSemaphore(value: 0)
+                Thread.detachNewThread {
+                    do { try c.allreduce(buffer, .average) } catch { failure = error }
+                    done.signal()
+                }
+                for _ in 0..<passes { computePass() }
+                done.wait()
+                if let failure { throw failure }
+            }
+        }
+        var allreduce = 0.0, compute = 0.0, polled = 0.0, unpolled = 0.0, thread = 0.0
+        for _ in 0..<rounds {
+            allreduce += try timed(c) { try c.allreduce(&gradients, .average) }
+            compute += try timed(c) { for _ in 0..<passes { computePass() } }
+            polled += try timed(c) { try together(polling: true) }
+            unpolled += try timed(c) { try together(polling: false) }
+            thread += try timed(c) { try besideThread() }
+        }
+        allreduce /= Double(rounds); compute /= Double(rounds); polled /= Double(rounds); unpolled /= Double(rounds)
+        thread /= Double(rounds)
+        func overlap(_ both: Double) -> Double { (allreduce + compute - both) / min(allreduce, compute) }
+        let bytes = Double(count * MemoryLayout<Float>.size), n = Double(c.size)
+        if c.isRoot {
+            emit(["case": "allreduce", "impl": "swift", "ranks": c.size, "floats": count, "rounds": rounds,
+                  "ms_per_call": allreduce * 1000, "algbw_gb_s": bytes / allreduce / 1e9,
+                  "busbw_gb_s": bytes * 2 * (n - 1) / n / allreduce / 1e9,
+                  "compute_ms": compute * 1000, "together_polled_ms": polled * 1000, "overlap_polled": overlap(polled),
+                  "together_unpolled_ms": unpolled * 1000, "overlap_unpolled": overlap(unpolled),
+                  "together_thread_ms": thread * 1000, "overlap_thread": overlap(thread),
+                  "work_checksum": Double(work.reduce(0, +)), "peak_rss_mib": peakResidentMiB()])
+        }
+        try c.finalize()
+    } catch {
+        die("allreduce: \(error)")
+    }
+}
+
 func run(_ c: BenchCase) {
     switch c {
     case .vit_forward_b1: runForward(model: backbone(), batch: 1)
@@ -332,6 +414,7 @@ func run(_ c: BenchCase) {
     #else
     case .train_step: die("train_step: this build has no Training module (see Package.swift)")
     #endif
+    case .allreduce: runAllreduce()
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Tensor
 
 @main
@@ -20,6 +21,7 @@ struct Deepfake: ParsableCommand {
             printError("deepfake: \(problem)")
             Foundation.exit(64)
         }
+        LoggingSystem.bootstrap(StderrLogHandler.init)
         main(nil)
     }
 }

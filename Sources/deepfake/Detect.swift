@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeepfakeCore
 import Detection
 import Foundation
 import Imaging
@@ -30,6 +31,13 @@ struct Detect: ParsableCommand {
             table and csv print one line per image: control characters in a path or an error are escaped \
             as in JSON strings (\\n, \\t, \\u001b; a backslash as \\\\); jsonl is JSON.
 
+            Only regular files are read: a FIFO, socket or device (named, or met in a folder under an image \
+            name), a broken link or a link loop gets an error row saying so, and nothing waits on it. A file is \
+            read up to --max-bytes (default 256M; a larger one gets an error row), and the decoders of all \
+            threads together hold at most --decode-memory of pixel buffers (default 1G; each decode waits for \
+            its share, an image needing more than all of it gets an error row). A name that is not UTF-8 is \
+            shown with \\xNN for each byte that is not.
+
             Exit status: 0 all images processed; 1 some inputs failed (each reported in its row); \
             2 the model or head could not be loaded; 64 usage error.
             """)
@@ -52,6 +60,7 @@ struct Detect: ParsableCommand {
     var threshold: Double?
 
     @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Argument(help: "Image files, directories or glob patterns.")
     var inputs: [String]
@@ -71,8 +80,9 @@ struct Detect: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        let items = inputStream(inputs)
-        let total = inputs.contains(where: isShardSpec) ? 0 : expandInputs(inputs).count
+        let paths = commandLinePaths(inputs)
+        let items = inputStream(paths: paths)
+        let total = inputs.contains(where: isShardSpec) ? 0 : expandInputs(paths: paths).count
         let rule = DecisionRule(threshold: threshold)
         var progress = ProgressBar(total: total, label: "detect")
         var failed = 0, fake = 0

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoints
+import DeepfakeCore
 import Detection
 import Foundation
 import Imaging
@@ -25,6 +26,8 @@ struct Embed: ParsableCommand {
             {"path": ..., "error": "..."}. npy writes a float32 [N, hidden] array to --output (rows of \
             failed inputs are NaN) and prints {"path", "row"} or {"path", "error"} lines on stdout; an \
             --output that cannot be written (missing folder, no permission) is refused before any work.
+            Inputs are read as for detect (regular files only, at most --max-bytes each; decoders share \
+            --decode-memory; see deepfake detect --help).
             The exit status is 1 when any input failed; the others are still processed.
             """)
 
@@ -40,6 +43,7 @@ struct Embed: ParsableCommand {
     var output: String?
 
     @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Flag(help: "Use the training/evaluation preprocessing (bicubic resize of the shorter side to 248, then center crop 224) instead of center crop only.")
     var resize = false
@@ -66,8 +70,9 @@ struct Embed: ParsableCommand {
         }
         let options = pipeline.embedderOptions(preprocessing: resize ? .trainingEval : .inference)
         let embedder = Embedder(model: vit, options: options)
-        let items = inputStream(inputs)
-        let total = inputs.contains(where: isShardSpec) ? 0 : expandInputs(inputs).count
+        let paths = commandLinePaths(inputs)
+        let items = inputStream(paths: paths)
+        let total = inputs.contains(where: isShardSpec) ? 0 : expandInputs(paths: paths).count
         var progress = ProgressBar(total: total, label: "embed")
         var failed = 0
         var rows: [Float] = []

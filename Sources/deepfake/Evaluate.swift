@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeepfakeCore
 import Detection
 import Foundation
 import Imaging
@@ -62,6 +63,7 @@ struct Evaluate: ParsableCommand {
     var subset: String = "shards"
 
     @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Argument(help: "A D3 test root ({augm,no_augm}/{real,gen_0..gen_3}), or a shard spec of D3 records.")
     var root: String?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeepfakeCore
 import Detection
 import Foundation
 import Heads
@@ -38,6 +39,7 @@ struct Fit: ParsableCommand {
     var output: String
 
     @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if real.isEmpty || fake.isEmpty { throw ValidationError("give at least one --real and one --fake") }
@@ -61,7 +63,7 @@ struct Fit: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        let reals = expandInputs(real), fakes = expandInputs(fake)
+        let reals = expandInputs(paths: commandLinePaths(real)), fakes = expandInputs(paths: commandLinePaths(fake))
         let embedder = Embedder(model: loaded.backbone, options: pipeline.embedderOptions())
         var vectors: [Float] = [], labels: [Bool] = [], failed = 0
         var progress = ProgressBar(total: reals.count + fakes.count, label: "embed")

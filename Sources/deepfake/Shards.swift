@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeepfakeCore
 import Detection
 import Foundation
 import Imaging
@@ -42,6 +43,7 @@ struct Shards: ParsableCommand {
         @Flag(help: "Follow symbolic links that lead outside --from.") var followSymlinks = false
         @Flag(help: "Continue an interrupted run in --out.") var resume = false
         @Flag(help: "Replace this prefix's shards and incomplete.txt in --out.") var overwrite = false
+        @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
             if perShard < 1 { throw ValidationError("--per-shard must be at least 1") }
@@ -57,7 +59,7 @@ struct Shards: ParsableCommand {
             let summary: D3ShardSummary
             do throws(D3ShardsError) {
                 summary = try createD3Shards(options) { done, total in
-                    if progress == nil { progress = ProgressBar(total: total, label: "shards") }
+                    if progress == nil { progress = ProgressBar(total: total, label: "shards", unit: "records") }
                     progress!.advance()
                 }
             } catch {
@@ -92,6 +94,7 @@ struct Shards: ParsableCommand {
         enum Format: String, ExpressibleByArgument { case table, jsonl }
         @Option(help: "table or jsonl.") var format: Format = .table
         @Argument(help: "Shard specs: paths, brace patterns, .shards lists, http(s) URLs.") var specs: [String]
+        @OptionGroup var logging: LoggingOptions
 
         func run() throws {
             var failed = false
@@ -122,6 +125,7 @@ struct Shards: ParsableCommand {
                   deepfake shards verify 'd3/elsa_v2-{0000..0009}.tar' extra/elsa_v2-0100.tar
                 """)
         @Argument(help: "Shard specs: paths, brace patterns, .shards lists, http(s) URLs.") var specs: [String]
+        @OptionGroup var logging: LoggingOptions
 
         func run() throws {
             var samples = 0, images = 0, failures = 0
@@ -155,6 +159,7 @@ struct Shards: ParsableCommand {
         @Argument(help: "Shard spec.") var spec: String
         @Argument(help: "Sample key.") var key: String
         @Argument(help: "Field name, e.g. gen_0.jpg.") var field: String
+        @OptionGroup var logging: LoggingOptions
 
         func run() throws {
             var sample: Sample?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeepfakeCore
 import Foundation
 import Training
 
@@ -40,6 +41,7 @@ struct Train: ParsableCommand {
 
     @Flag(help: "Continue the run in --output from its last checkpoint, bit for bit (its config.yaml, unless --config).") var resume = false
     @Option(help: .hidden) var stopAfterEpoch: Int?
+    @OptionGroup var logging: LoggingOptions
 
     @Argument(parsing: .allUnrecognized, help: "Settings: --key value for any key below (upstream's train.sh flags included).")
     var settings: [String] = []
@@ -54,18 +56,19 @@ struct Train: ParsableCommand {
             throw ValidationError("\(error)")
         }
         let tty = isatty(2) == 1
+        var bar: ProgressBar?
         let trainer = try Trainer(configuration: c, log: { line in printError(line) }, progress: { p in
-            let stats = "loss \(String(format: "%.4f", p.loss))  lr \(String(format: "%.3g", p.learningRate))  "
-                + "\(String(format: "%.1f", p.imagesPerSecond)) img/s  ETA epoch \(duration(p.epochSecondsLeft)), "
-                + "run \(duration(p.runSecondsLeft)) (steps only)"
-            let width = 24, filled = width * p.step / max(1, p.steps)
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let text = tty ? "epoch \(p.epoch + 1)/\(p.epochs) \(bar) \(p.step)/\(p.steps)  " + stats
-                           : "epoch \(p.epoch) step \(p.step)/\(p.steps)  " + stats
+            let loss = "loss \(String(format: "%.4f", p.loss))  lr \(String(format: "%.3g", p.learningRate))"
             if tty {
-                FileHandle.standardError.write(("\r\u{1B}[K" + text + (p.step == p.steps ? "\n" : "")).data(using: .utf8)!)
+                if bar == nil || p.step == 1 {
+                    bar = ProgressBar(total: p.steps, label: "epoch \(p.epoch + 1)/\(p.epochs)", width: 24, enabled: true)
+                }
+                bar!.update(done: p.step, rate: p.imagesPerSecond, secondsLeft: p.epochSecondsLeft,
+                            detail: "  \(loss)  run ETA \(ProgressBar.duration(p.runSecondsLeft)) (steps only)")
+                if p.step == p.steps { bar!.finish(); bar = nil }
             } else if p.step == p.steps || p.step % 50 == 0 {
-                printError(text)
+                printError("epoch \(p.epoch) step \(p.step)/\(p.steps)  \(loss)  \(String(format: "%.1f", p.imagesPerSecond)) img/s  "
+                           + "ETA epoch \(ProgressBar.duration(p.epochSecondsLeft)), run \(ProgressBar.duration(p.runSecondsLeft)) (steps only)")
             }
         })
         do {
@@ -79,12 +82,4 @@ struct Train: ParsableCommand {
             throw ExitCode(1)
         }
     }
-}
-
-/// `1h02m`, `3m05s` or `42s`.
-func duration(_ seconds: Double) -> String {
-    let s = Int(seconds.rounded())
-    if s >= 3600 { return String(format: "%dh%02dm", s / 3600, s % 3600 / 60) }
-    if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
-    return "\(s)s"
 }

@@ -1,4 +1,5 @@
 import Checkpoints
+import DeepfakeCore
 import Foundation
 import Tensor
 import XCTest

@@ -1,6 +1,6 @@
 import Checkpoints
 import Foundation
-import WebDataset
+import DeepfakeCore
 import XCTest
 
 /// Assembles pickle opcodes by hand, for hostile and edge-case streams.

@@ -2,9 +2,9 @@ import Checkpoints
 import Foundation
 import Tensor
 import XCTest
+import TestSupport
 
-let checkpointFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../Fixtures/models").standardized.path
+let checkpointFixtures = Fixtures.path("models")
 
 final class HalfPrecisionTests: XCTestCase {
     /// Every half bit pattern converts as Swift's own Float16 does.

@@ -3,9 +3,9 @@ import Foundation
 import Tensor
 import ViT
 import XCTest
+import TestSupport
 
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../Fixtures").standardized.path
+let fixtures = Fixtures.root
 let tinyModel = fixtures + "/models/vit-tiny-random"
 let images = fixtures + "/images"
 

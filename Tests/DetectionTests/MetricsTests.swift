@@ -2,6 +2,7 @@ import Detection
 import Foundation
 import Heads
 import XCTest
+import TestSupport
 
 /// A fixture written by tools/reference/make_metric_fixtures.py (scikit-learn's values).
 struct MetricFixture: Decodable {
@@ -51,8 +52,7 @@ struct MetricFixture: Decodable {
     }
 }
 
-let metricFixtureFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Fixtures/metrics")
+let metricFixtureFolder = Fixtures.url("metrics")
 
 func loadMetricFixtures() throws -> [MetricFixture] {
     let names = try FileManager.default.contentsOfDirectory(atPath: metricFixtureFolder.path).filter { $0.hasSuffix(".json") }.sorted()

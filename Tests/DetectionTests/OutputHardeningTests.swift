@@ -1,3 +1,4 @@
+import DeepfakeCore
 import Detection
 import Foundation
 import XCTest

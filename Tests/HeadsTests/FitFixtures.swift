@@ -1,12 +1,12 @@
 import Foundation
 import Heads
 import XCTest
+import TestSupport
 
 /// Tests/Fixtures/fit: synthetic embedding sets and scikit-learn's fits on them
 /// (tools/reference/make_fit_fixtures.py).
 enum FitFixtures {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../Fixtures/fit").standardized.path
+    static let directory = Fixtures.path("fit")
 
     static let features = 192
 

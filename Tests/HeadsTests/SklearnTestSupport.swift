@@ -2,10 +2,10 @@ import Checkpoints
 import Foundation
 import Heads
 import XCTest
+import TestSupport
 
 /// Tests/Fixtures/heads (see tools/reference/make_head_fixtures.py).
-let sklearnFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../Fixtures/heads").standardized.path
+let sklearnFixtures = Fixtures.path("heads")
 
 /// The version folders ("sklearn-1.3.2-numpy-1.26.4", ...), each with a fixture.json.
 func sklearnFixtureFolders() -> [String] {

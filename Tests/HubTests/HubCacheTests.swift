@@ -1,12 +1,14 @@
 import Foundation
+import DeepfakeCore
 import Hub
+import TestSupport
 import XCTest
 
 /// The cache layout and configuration, without a server.
 final class HubCacheTests: XCTestCase {
     /// A cache laid out by hand exactly as huggingface_hub writes it is read, offline and online-pinned.
     func testReadsACacheWrittenInHuggingFaceHubLayout() throws {
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let commit = "0123456789abcdef0123456789abcdef01234567"
         let repoFolder = root + "/models--aimagelab--CoDE"
         let configBlob = "d7edf6bd2a681fb0175f7735299831ee1b22b812"
@@ -58,7 +60,7 @@ final class HubCacheTests: XCTestCase {
     }
 
     func testOfflineWithEmptyCacheExplainsHowToGetTheModel() throws {
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = HubClient(offline: true, cache: HubCache(root: root), environment: ["HOME": root])
         assertThrowsHubError(try resolveModelLocation(
             "aimagelab/CoDE", client: client, files: ["config.json", "model.safetensors"])) { error in
@@ -76,7 +78,7 @@ final class HubCacheTests: XCTestCase {
     }
 
     func testModelLocationArguments() throws {
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = HubClient(offline: true, cache: HubCache(root: root), environment: ["HOME": root])
         let local = root + "/local-model"
         try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
@@ -114,7 +116,7 @@ final class HubCacheTests: XCTestCase {
         }
         XCTAssertFalse(HubEnvironment.isOffline([:]))
 
-        let home = try temporaryDirectory(self)
+        let home = try temporaryFolder(self, prefix: "hub-tests")
         XCTAssertNil(HubEnvironment.token(["HF_HOME": home]))
         try "  hf_fromfile \n".write(toFile: home + "/token", atomically: true, encoding: .utf8)
         XCTAssertEqual(HubEnvironment.token(["HF_HOME": home]), "hf_fromfile")
@@ -134,18 +136,18 @@ final class HubCacheTests: XCTestCase {
     }
 
     func testSHA256() throws {
-        XCTAssertEqual(HubChecksum.sha256Hex(of: Data()),
+        XCTAssertEqual(SHA256.hex(of: Data()),
                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(HubChecksum.sha256Hex(of: Data("abc".utf8)),
+        XCTAssertEqual(SHA256.hex(of: Data("abc".utf8)),
                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(HubChecksum.sha256Hex(of: Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+        XCTAssertEqual(SHA256.hex(of: Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
                        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        XCTAssertEqual(HubChecksum.sha256Hex(of: Data(repeating: UInt8(ascii: "a"), count: 1_000_000)),
+        XCTAssertEqual(SHA256.hex(of: Data(repeating: UInt8(ascii: "a"), count: 1_000_000)),
                        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         // Against `sha256sum` (the manifest's LFS etags), through the chunked file reader.
         let repo = try FixtureRepo.load()
         for path in ["model.safetensors", "sklearn/head.sav"] {
-            XCTAssertEqual(try HubChecksum.sha256Hex(ofFileAt: "\(hubFixtures)/\(repo.id)/\(path)"), repo.etag(path))
+            XCTAssertEqual(try SHA256.hex(ofFileAt: "\(hubFixtures)/\(repo.id)/\(path)"), repo.etag(path))
         }
     }
 }

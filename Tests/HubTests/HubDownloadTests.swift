@@ -1,5 +1,7 @@
 import Foundation
+import DeepfakeCore
 import Hub
+import TestSupport
 import XCTest
 
 /// Downloads from the loopback Hub: cache layout, resume, offline use, verification, errors.
@@ -7,7 +9,7 @@ final class HubDownloadTests: XCTestCase {
     func testDownloadWritesHuggingFaceLayoutThenWorksOffline() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = makeClient(server: server, cacheRoot: root)
 
         let progressLog = ProgressLog()
@@ -84,7 +86,7 @@ final class HubDownloadTests: XCTestCase {
         let server = try startServer(self, with: repo)
         let sha = repo.etag("model.safetensors")
         server.configure { $0.cutOff(sha: sha, afterBytes: 100_000) }
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let blob = root + "/models--org--model/blobs/" + sha
 
         let noRetry = makeClient(server: server, cacheRoot: root, maxRetries: 0)
@@ -113,7 +115,7 @@ final class HubDownloadTests: XCTestCase {
         let server = try startServer(self, with: repo)
         let sha = repo.etag("model.safetensors")
         server.configure { $0.cutOff(sha: sha, afterBytes: 65_536, times: 2) }
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let path = try makeClient(server: server, cacheRoot: root).file(repo: repo.id, path: "model.safetensors")
         XCTAssertEqual(FileManager.default.contents(atPath: path), repo.data("model.safetensors"))
         let ranges = server.requests.filter { $0.path == "/lfs/" + sha }.map { $0.headers["range"] }
@@ -128,7 +130,7 @@ final class HubDownloadTests: XCTestCase {
             $0.cutOff(sha: sha, afterBytes: 50_000)
             $0.setIgnoreRange(true)
         }
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let path = try makeClient(server: server, cacheRoot: root).file(repo: repo.id, path: "model.safetensors")
         XCTAssertEqual(FileManager.default.contents(atPath: path), repo.data("model.safetensors"))
         let ranges = server.requests.filter { $0.path == "/lfs/" + sha }.map { $0.headers["range"] }
@@ -139,7 +141,7 @@ final class HubDownloadTests: XCTestCase {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
         server.configure { $0.updateFile(repo.id, "model.safetensors") { $0.announcedSize = $0.data.count + 10 } }
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         assertThrowsHubError(try makeClient(server: server, cacheRoot: root, maxRetries: 0)
             .snapshot(repo: repo.id, files: ["model.safetensors"])) { error in
             guard case .sizeMismatch(_, "model.safetensors", let expected, let actual) = error else { return XCTFail("\(error)") }
@@ -152,9 +154,9 @@ final class HubDownloadTests: XCTestCase {
     func testChecksumMismatchIsRefused() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let wrong = HubChecksum.sha256Hex(of: Data("something else".utf8))
+        let wrong = SHA256.hex(of: Data("something else".utf8))
         server.configure { $0.updateFile(repo.id, "sklearn/head.sav") { $0.etag = wrong } }
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         assertThrowsHubError(try makeClient(server: server, cacheRoot: root)
             .snapshot(repo: repo.id, files: ["sklearn/head.sav"])) { error in
             guard case .checksumMismatch(_, "sklearn/head.sav", let expected, let actual) = error else {
@@ -181,7 +183,7 @@ final class HubDownloadTests: XCTestCase {
         let server = try LoopbackHubServer()
         addTeardownBlock { server.stop() }
         server.configure { $0.addRepo("org/gated", repo) }
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
 
         for token in ["", "hf_wrong"] {
             assertThrowsHubError(try makeClient(server: server, cacheRoot: root, token: token)
@@ -212,7 +214,7 @@ final class HubDownloadTests: XCTestCase {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
         server.configure { $0.setCrossHostLFS(true) }
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = makeClient(server: server, cacheRoot: root, token: "hf_secret")
         let folder = try client.snapshot(repo: repo.id, files: repo.allPaths)
         XCTAssertEqual(FileManager.default.contents(atPath: folder + "/model.safetensors"), repo.data("model.safetensors"))
@@ -229,7 +231,7 @@ final class HubDownloadTests: XCTestCase {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
         server.configure { $0.rename("old-org/old-model", to: repo.id) }
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = makeClient(server: server, cacheRoot: root, token: "hf_secret")
         let folder = try client.snapshot(repo: "old-org/old-model", files: ["config.json", "model.safetensors"])
         XCTAssertEqual(folder, root + "/models--old-org--old-model/snapshots/" + repo.commit)
@@ -244,7 +246,7 @@ final class HubDownloadTests: XCTestCase {
     func testNotFoundErrorsNameTheRepoAndFile() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = makeClient(server: server, cacheRoot: root)
         assertThrowsHubError(try client.snapshot(repo: repo.id, files: ["config.json", "nope.bin"])) { error in
             XCTAssertEqual(error, .fileNotFound(repo: repo.id, revision: "main", path: "nope.bin"))
@@ -268,7 +270,7 @@ final class HubDownloadTests: XCTestCase {
     func testServerErrorFallsBackToTheCacheOrSaysWhy() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = makeClient(server: server, cacheRoot: root)
         let folder = try client.snapshot(repo: repo.id, files: ["config.json"])
         server.configure { $0.fail(repo.id, status: 503) }
@@ -283,7 +285,7 @@ final class HubDownloadTests: XCTestCase {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
         server.configure { $0.setStall(seconds: 3) }
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let started = Date()
         assertThrowsHubError(try makeClient(server: server, cacheRoot: root, timeout: 1)
             .snapshot(repo: repo.id, files: ["config.json"])) { error in
@@ -297,7 +299,7 @@ final class HubDownloadTests: XCTestCase {
         let server = try LoopbackHubServer()
         let port = server.port
         server.stop()
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = makeClient(server: nil, cacheRoot: root, timeout: 2, port: port)
         assertThrowsHubError(try client.snapshot(repo: "aimagelab/CoDE", files: ["config.json"])) { error in
             guard case .notCached(_, _, _, _, let reason?) = error else { return XCTFail("\(error)") }

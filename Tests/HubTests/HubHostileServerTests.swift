@@ -1,5 +1,6 @@
 import Foundation
 import Hub
+import TestSupport
 import XCTest
 
 /// The client against hostile answers (issue 11): bodies longer than announced or without end, slow drips,
@@ -14,7 +15,7 @@ final class HubHostileServerTests: XCTestCase {
     func testBodyLongerThanAnnouncedIsCutOffAndDiscarded() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         // A regular file: the HEAD announces 146 bytes, the GET streams zeros without a Content-Length.
         server.configure {
             $0.hostile("config.json", .endlessBody(status: 200, headers: ["ETag": "\"\(repo.etag("config.json"))\"",
@@ -59,7 +60,7 @@ final class HubHostileServerTests: XCTestCase {
     func testFileWithoutAnnouncedSizeIsNotDownloaded() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         // No size on the HEAD, and a body without end: nothing may be cached as config.json.
         server.configure {
             $0.overrideHeaders("config.json", ["Content-Length": nil])
@@ -78,7 +79,7 @@ final class HubHostileServerTests: XCTestCase {
     func testJSONFilesAreCappedWhateverTheServerAnnounces() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         XCTAssertEqual(HubDownloadLimits().jsonFileLimit, 16 << 20)
         let announced = Int64(16 << 20) + 1
         server.configure { $0.overrideHeaders("config.json", ["Content-Length": "\(announced)"]) }
@@ -102,7 +103,7 @@ final class HubHostileServerTests: XCTestCase {
     func testSlowDripBodyHitsTheDeadlineAndResumesLater() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         server.configure { $0.hostile("config.json", .dripBody(interval: 0.05), times: 1) }
         let limits = HubDownloadLimits(deadlineFloor: 1, minimumRate: 1e12)
         let started = Date()
@@ -135,7 +136,7 @@ final class HubHostileServerTests: XCTestCase {
     func testSlowDripHeadHitsTheDeadline() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         server.configure { $0.hostile("config.json", .dripHead(interval: 0.05), methods: ["HEAD"]) }
         let limits = HubDownloadLimits(deadlineFloor: 1, minimumRate: 1e12)
         let started = Date()
@@ -153,7 +154,7 @@ final class HubHostileServerTests: XCTestCase {
     func testHeadCutShortIsAnErrorNotACrash() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         server.configure { $0.hostile("config.json", .headCutShort, methods: ["HEAD"]) }
         assertNotCached(try makeClient(server: server, cacheRoot: root).snapshot(repo: repo.id, files: ["config.json"]),
                         becauseOf: "no complete HTTP response")
@@ -169,7 +170,7 @@ final class HubHostileServerTests: XCTestCase {
     func testEndlessHeadIsRefused() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         server.configure { $0.hostile("config.json", .endlessHead, methods: ["HEAD"]) }
         let started = Date()
         assertNotCached(try makeClient(server: server, cacheRoot: root).snapshot(repo: repo.id, files: ["config.json"]),
@@ -193,7 +194,7 @@ final class HubHostileServerTests: XCTestCase {
     func testRedirectToAnotherSchemeIsRefusedAtOnce() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let secret = root + "/secret.txt"
         try Data("local secret".utf8).write(to: URL(fileURLWithPath: secret))
         let sha = repo.etag("model.safetensors")
@@ -219,7 +220,7 @@ final class HubHostileServerTests: XCTestCase {
     func testRedirectLoopIsCapped() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let loop = "/\(repo.id)/resolve/main/config.json"
         server.configure { $0.hostile("config.json", .redirect(location: loop), methods: ["HEAD"]) }
         for limit in [10, 3] {
@@ -240,7 +241,7 @@ final class HubHostileServerTests: XCTestCase {
     func testEndlessRedirectBodyIsNotReadToTheEnd() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let location = "/\(repo.id)/resolve/\(repo.commit)/config.json"
         server.configure {
             $0.hostile("config.json", .endlessBody(status: 302, headers: ["Location": location]), times: 1)
@@ -251,7 +252,7 @@ final class HubHostileServerTests: XCTestCase {
     }
 
     func testEndpointMustBeHTTP() throws {
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = HubClient(endpoint: "file://" + root, token: "", cache: HubCache(root: root + "/hub"),
                                environment: ["HOME": root])
         assertThrowsHubError(try client.snapshot(repo: "org/model", files: ["config.json"])) {
@@ -267,7 +268,7 @@ final class HubHostileServerTests: XCTestCase {
     func testHostileCommitAndETagHeadersWriteNothing() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let cache = root + "/hf/hub"
         let hostile: [[String: String?]] = [
             ["X-Repo-Commit": "../../../../evil"],
@@ -297,7 +298,7 @@ final class HubHostileServerTests: XCTestCase {
     func testErrorMessagesFromTheServerAreCleaned() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let message = "bad\u{1B}[2J\u{1B}]0;title\u{07}" + String(repeating: "x", count: 5000)
         server.configure {
             $0.fail(repo.id, status: 401)

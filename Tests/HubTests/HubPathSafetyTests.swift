@@ -1,5 +1,6 @@
 import Foundation
 import Hub
+import TestSupport
 import XCTest
 
 /// Names that become paths in the cache (revisions, repository ids, ref contents) never lead outside the
@@ -11,7 +12,7 @@ final class HubPathSafetyTests: XCTestCase {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
         server.configure { $0.setAnyRevision(true) }
-        let home = try temporaryDirectory(self)
+        let home = try temporaryFolder(self, prefix: "hub-tests")
         let cache = home + "/hf/hub"
         let client = makeClient(server: server, cacheRoot: cache)
         let bad = [
@@ -45,7 +46,7 @@ final class HubPathSafetyTests: XCTestCase {
     }
 
     func testRepositoryIdsOutsideTheHubRulesAreRefused() throws {
-        let root = try temporaryDirectory(self)
+        let root = try temporaryFolder(self, prefix: "hub-tests")
         let client = makeClient(server: nil, cacheRoot: root + "/hub")
         for id in ["org/..", "../x", "..", "org/x..y", "org/x/../y", "/org/x", "org/", "org/x y", "org/x\u{0}", "org/.x",
                    "org/-x", "org--a/x", "org/x.git", "org\\x/y", "é/x", String(repeating: "a", count: 97)] {
@@ -59,7 +60,7 @@ final class HubPathSafetyTests: XCTestCase {
     /// A ref file is trusted only when it holds a commit hash: anything else would pick a snapshot folder outside
     /// the cache.
     func testRefFileThatIsNotACommitHashIsIgnored() throws {
-        let home = try temporaryDirectory(self)
+        let home = try temporaryFolder(self, prefix: "hub-tests")
         let cache = home + "/hub"
         let outside = home + "/outside"
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
@@ -88,7 +89,7 @@ final class HubPathSafetyTests: XCTestCase {
     func testSymlinkedFolderInTheCacheIsNotWrittenThrough() throws {
         let repo = try FixtureRepo.load()
         let server = try startServer(self, with: repo)
-        let home = try temporaryDirectory(self)
+        let home = try temporaryFolder(self, prefix: "hub-tests")
         let cache = home + "/hub"
         let outside = home + "/outside"
         let snapshots = cache + "/models--org--model/snapshots"

@@ -1,9 +1,9 @@
 import Foundation
 import Hub
 import XCTest
+import TestSupport
 
-let hubFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../Fixtures/hub").standardized.path
+let hubFixtures = Fixtures.path("hub")
 
 /// The fake `org/model` repository of Tests/Fixtures/hub (see its manifest.json).
 struct FixtureRepo {
@@ -36,14 +36,6 @@ struct FixtureRepo {
     func etag(_ path: String) -> String { files[path]!.etag }
 
     var asServerRepo: LoopbackHubServer.Repo { .init(commit: commit, files: files) }
-}
-
-/// A fresh temporary directory, removed at the end of the test.
-func temporaryDirectory(_ test: XCTestCase) throws -> String {
-    let path = NSTemporaryDirectory() + "hub-tests-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-    return path
 }
 
 /// A client for the loopback server that never looks at the real environment (no HF_* variables, no real home).

@@ -3,6 +3,7 @@
 
 import Foundation
 import Imaging
+import TestSupport
 
 /// Digest of a float32 CHW tensor computed by torchvision from the Pillow RGB image.
 struct DecodeTensorDigest: Decodable, Sendable {
@@ -56,11 +57,7 @@ struct DecodeManifest: Decodable, Sendable {
 }
 
 enum DecodeFixtures {
-    static let directory: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()      // ImagingTests
-        .deletingLastPathComponent()      // Tests
-        .appendingPathComponent("Fixtures")
-        .appendingPathComponent("images")
+    static let directory: URL = Fixtures.url("images")
 
     /// Loaded once per test process.
     static let manifest: Result<DecodeManifest, any Error> = Result {
@@ -86,5 +83,6 @@ func failureKind(_ error: ImageError) -> String {
     case .corrupt: return "corrupt"
     case .unsupported: return "unsupported"
     case .outOfMemory: return "out_of_memory"
+    case .overMemoryBudget: return "over_memory_budget"
     }
 }

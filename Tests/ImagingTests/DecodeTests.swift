@@ -3,7 +3,7 @@
 
 import Foundation
 import Imaging
-import WebDataset
+import DeepfakeCore
 import XCTest
 
 final class DecodeTests: XCTestCase {

@@ -1,12 +1,12 @@
 import Foundation
 import Imaging
 import XCTest
+import TestSupport
 
 /// The JPEG and PNG encoders against Pillow (fixtures from tools/reference/make_webdataset_fixtures.py:
 /// Pillow's own encodes of a formula image, and what Pillow decoded from ours).
 final class EncodeTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/webdataset/encode")
+    static let fixtures = Fixtures.url("webdataset/encode")
 
     /// tools/reference/make_webdataset_fixtures.py `formula_image`.
     static func formulaImage(width: Int, height: Int, salt: Int = 0) -> RGBImage {

@@ -16,6 +16,7 @@ import Darwin
 import Foundation
 import Imaging
 import XCTest
+import TestSupport
 
 /// One row of expected.json.
 private struct CorpusCase: Decodable {
@@ -77,11 +78,7 @@ private struct CorpusCounts {
 }
 
 final class PillowCorpusTests: XCTestCase {
-    private static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()      // ImagingTests
-        .deletingLastPathComponent()      // Tests
-        .appendingPathComponent("Fixtures")
-        .appendingPathComponent("pillow-corpus")
+    private static let directory = Fixtures.url("pillow-corpus")
 
     private func load<T: Decodable>(_ type: T.Type, _ file: String) throws -> T {
         let data = try Data(contentsOf: Self.directory.appendingPathComponent(file))

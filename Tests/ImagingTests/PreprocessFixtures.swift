@@ -4,6 +4,7 @@
 import Foundation
 import Imaging
 import XCTest
+import TestSupport
 
 /// One uint8 image output of the reference (resize, centre crop) or an input image.
 struct FixtureImageDigest: Decodable, Sendable {
@@ -67,11 +68,7 @@ struct PreprocessFixtures: Sendable {
     /// Test images by name, in manifest order.
     let images: [(FixtureImage, RGBImage)]
 
-    static let directory: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()      // ImagingTests
-        .deletingLastPathComponent()      // Tests
-        .appendingPathComponent("Fixtures")
-        .appendingPathComponent("preprocess")
+    static let directory: URL = Fixtures.url("preprocess")
 
     /// Loaded once per test process.
     static let shared: Result<PreprocessFixtures, any Error> = Result { try PreprocessFixtures.load() }

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import XCTest
+import TestSupport
 
 /// Upstream's sample shard (Tests/Fixtures/upstream/elsa_v2-0000.tar): its five JPEGs, preprocessed both
 /// ways, against per-channel means computed with Pillow 13 + numpy + torchvision on the same members
@@ -24,8 +25,7 @@ final class SharedShardImagesTests: XCTestCase {
     ]
 
     func testShardImagesMatchPillowsChannelMeans() throws {
-        let shard = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../Fixtures/upstream/elsa_v2-0000.tar").standardized
+        let shard = Fixtures.url("upstream/elsa_v2-0000.tar")
         let tar = try Data(contentsOf: shard)
         for m in members {
             let name = String(decoding: tar[m.headerOffset..<(m.headerOffset + 100)].prefix { $0 != 0 }, as: UTF8.self)

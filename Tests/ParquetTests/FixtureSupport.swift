@@ -1,10 +1,10 @@
 import Foundation
 import Parquet
+import TestSupport
 
 /// The Parquet fixtures written by tools/reference/make_parquet_fixtures.py, and pyarrow's reading of them.
 enum ParquetFixtures {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/parquet")
+    static let directory = Fixtures.url("parquet")
 
     static func path(_ name: String) -> String { directory.appendingPathComponent(name + ".parquet").path }
 

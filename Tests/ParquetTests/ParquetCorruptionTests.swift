@@ -1,6 +1,6 @@
 import Foundation
 import Parquet
-import WebDataset
+import DeepfakeCore
 import XCTest
 
 /// Thousands of damaged copies of the fixtures (bit flips, truncations, overwritten lengths and counts,
@@ -80,5 +80,5 @@ final class ParquetCorruptionTests: XCTestCase {
 
 private extension SplitMix64 {
     /// A number in 0..<bound, or 0 when bound is not positive.
-    mutating func below(_ bound: Int) -> Int { bound > 0 ? index(below: bound) : 0 }
+    mutating func below(_ bound: Int) -> Int { bound > 0 ? uniformIndex(below: bound) : 0 }
 }

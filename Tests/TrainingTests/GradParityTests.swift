@@ -4,11 +4,11 @@ import Tensor
 import Training
 import ViT
 import XCTest
+import TestSupport
 
 /// The committed gradient fixtures written by tools/reference/make_grad_fixtures.py (PyTorch autograd
 /// through transformers' ViTModel and the CoDE loss).
-let gradFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../Fixtures/grad").standardized.path
+let gradFixtures = Fixtures.path("grad")
 
 /// One fixture folder: model, views, permutation and the expected results.
 struct GradFixture {

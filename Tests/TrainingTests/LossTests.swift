@@ -1,10 +1,10 @@
 import Checkpoints
 import Foundation
 import Training
-import WebDataset
+import DeepfakeCore
 import XCTest
 
-/// Loss-test data from WebDataset's SplitMix64.
+/// Loss-test data from DeepfakeCore's SplitMix64.
 extension SplitMix64 {
     mutating func values(_ n: Int, scale: Double = 1) -> [Double] { (0..<n).map { _ in Double.random(in: -1...1, using: &self) * scale } }
 }

@@ -3,6 +3,7 @@
 
 import Foundation
 import Training
+import DeepfakeCore
 import WebDataset
 
 /// Synthetic D3 records: each has a real image (`real.bmp`) and one generated image (`gen_0.bmp`). Both are a

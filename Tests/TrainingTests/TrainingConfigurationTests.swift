@@ -1,6 +1,6 @@
 import Foundation
 import Training
-import WebDataset
+import DeepfakeCore
 import XCTest
 
 /// The configuration keys (TrainingKey.all) read from YAML and from the command line, refused with their reason,

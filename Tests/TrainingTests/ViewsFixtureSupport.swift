@@ -1,15 +1,13 @@
 // Test support for the view fixtures: paths, the views.json schema and digests (the Hub module's SHA-256).
 
 import Foundation
-import Hub
+import DeepfakeCore
 import Imaging
+import TestSupport
 
 enum TrainingFixtures {
     /// Tests/Fixtures.
-    static let root: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()   // TrainingTests
-        .deletingLastPathComponent()   // Tests
-        .appendingPathComponent("Fixtures")
+    static let root: URL = URL(fileURLWithPath: Fixtures.root)
 
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 }
@@ -70,7 +68,7 @@ struct ViewFixtureFile: Decodable {
 
 /// Digest helpers: SHA-256 of uint8 pixels, or of float32 values as little-endian bytes.
 enum Digest {
-    static func hex(_ bytes: [UInt8]) -> String { HubChecksum.sha256Hex(of: Data(bytes)) }
+    static func hex(_ bytes: [UInt8]) -> String { SHA256.hex(of: bytes) }
 
     static func hex(floats: [Float]) -> String {
         var bytes = [UInt8]()

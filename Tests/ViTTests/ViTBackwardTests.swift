@@ -2,10 +2,10 @@ import Checkpoints
 import Foundation
 import Tensor
 import ViT
-import WebDataset
+import DeepfakeCore
 import XCTest
 
-/// Test data from WebDataset's SplitMix64 (the project's specified generator).
+/// Test data from DeepfakeCore's SplitMix64 (the project's specified generator).
 extension SplitMix64 {
     /// Roughly normal: a sum of three uniforms, scaled to unit variance.
     mutating func normal(_ std: Float) -> Float {

@@ -2,11 +2,11 @@ import Checkpoints
 import Tensor
 import ViT
 import XCTest
+import TestSupport
 
 /// The folder of committed model fixtures written by tools/reference/make_model_fixtures.py
 /// (transformers `ViTModel` outputs on deterministic inputs).
-let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../Fixtures/models").standardized.path
+let modelFixtures = Fixtures.path("models")
 
 /// The fixture input formula (see each fixture.json): v = (i·2654435761) mod 2001, x = Float(v)/1000 − 1.
 func formulaInput(count: Int) -> [Float] {

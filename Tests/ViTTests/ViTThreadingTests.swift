@@ -1,6 +1,6 @@
 import Tensor
 import ViT
-import WebDataset
+import DeepfakeCore
 import XCTest
 
 /// The inference forward cuts a batch by image (whole images per rank) and the images left over by token

@@ -1,4 +1,6 @@
 import Foundation
+import DeepfakeCore
+import TestSupport
 import WebDataset
 import XCTest
 
@@ -82,7 +84,7 @@ final class BadShardTests: XCTestCase {
     /// same in memory, through a pipe (unknown length), TarShardSource under both policies, the pipeline, and HTTP
     /// (a short body, and a connection dropped by a server without ranges).
     func testCompleteSampleBeforeACutFirstMemberIsKept() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let samples = (0..<3).map { testSample($0, size: 3000) }
         let archive = try makeArchive(samples)
         let headers = TarReader(bytes: archive)
@@ -244,7 +246,7 @@ final class BadShardTests: XCTestCase {
     }
 
     func testPathTraversalNamesAreRefusedOnExtraction() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let target = folder + "/target"
         for name in ["/etc/evil.txt", "../evil.txt", "a/../../evil.txt", "a/./../../evil.txt", "..", ""] {
             let writer = TarWriter()

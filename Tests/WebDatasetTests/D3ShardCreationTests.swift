@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import WebDataset
 import XCTest
 
@@ -36,7 +37,7 @@ final class D3ShardCreationTests: XCTestCase {
         for bad in ["", ".", "..", "../x", "a/b", "a.b", "nul\u{0}byte", "line\nbreak", "del\u{7F}", String(repeating: "x", count: 101)] {
             XCTAssertNotNil(sampleKeyPartProblem(bad), bad.debugDescription)
         }
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let src = try source(folder, ids: ["1"])
         var options = D3ShardOptions(source: src, output: folder + "/out")
         options.prefix = "../evil"
@@ -61,7 +62,7 @@ final class D3ShardCreationTests: XCTestCase {
     /// incomplete.txt included (an incomplete record, and one whose file is over the size limit, both before and
     /// after the point of interruption).
     func testResumeEqualsAnUninterruptedRun() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let ids = (0..<23).map { String(format: "%04d", $0) }
         let src = try source(folder, ids: ids, without: ["0003": ["url"], "0017": ["gen2"]])
         // Over the size limit: one record early, one late.

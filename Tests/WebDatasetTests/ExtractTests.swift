@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 import WebDataset
 import XCTest
 
 final class ExtractTests: XCTestCase {
     func testExtractsRegularFiles() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let shard = fixturePath("python_tarfile/pax.tar")
         let report = try extract(shard: shard, to: folder + "/out")
         let expected = try XCTUnwrap(try loadJSON("python_tarfile/pax.tar.expected.json")["members"] as? [[String: Any]])
@@ -24,7 +25,7 @@ final class ExtractTests: XCTestCase {
 
     /// A symbolic link inside the target folder cannot redirect writes outside it.
     func testSymlinkInTargetIsNotFollowed() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let outside = folder + "/outside"
         let target = folder + "/target"
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import WebDataset
 import XCTest
 
@@ -83,5 +84,26 @@ final class HTTPStreamTests: XCTestCase {
         guard case .failure(let notFound)? = missing.first else { return XCTFail("expected an error") }
         XCTAssertTrue(notFound.reason.contains("404"), notFound.reason)
         XCTAssertEqual(notFound.shard, server.baseURL + "/gone.tar")
+    }
+
+    /// A server that sends a status line and closes the connection. URLSession (FoundationNetworking) called
+    /// fatalError on this and took the whole process down; the stream must instead fail with an error naming the
+    /// URL, after its retries, in bounded time.
+    func testServerClosingInTheMiddleOfTheHeadIsAnError() throws {
+        let listener = try LoopbackHTTPListener(maxConnections: 100) { _, socket in
+            LoopbackHTTPListener.writeAll(socket, Data("HTTP/1.1 200 OK\r\nContent-Le".utf8))
+        }
+        defer { listener.stop() }
+        let url = listener.baseURL + "/cut-head.tar"
+        let started = Date()
+        XCTAssertThrowsError(try HTTPByteStream(url: URL(string: url)!, options: HTTPStreamOptions(timeout: 5, retries: 2))) {
+            guard let error = $0 as? WebDatasetError else { return XCTFail("\($0)") }
+            XCTAssertEqual(error.shard, url)
+            XCTAssertTrue(error.reason.contains("no complete HTTP response"), error.reason)
+        }
+        let results = Array(TarShardSource().samples(of: url))
+        guard case .failure(let error)? = results.first, results.count == 1 else { return XCTFail("\(results)") }
+        XCTAssertEqual(error.shard, url)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
     }
 }

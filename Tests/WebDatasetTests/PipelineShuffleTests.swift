@@ -1,4 +1,5 @@
 import Foundation
+import DeepfakeCore
 import WebDataset
 import XCTest
 

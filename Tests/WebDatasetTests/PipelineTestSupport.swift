@@ -1,6 +1,7 @@
 import Foundation
 import WebDataset
 import XCTest
+import TestSupport
 
 /// In-memory shards for the pipeline tests: shard `name` holds `counts[name]` samples with keys
 /// "name/0", "name/1", … and one field "idx.txt" holding the index. A shard listed in `failAfter` ends with
@@ -71,8 +72,7 @@ final class Gauge: @unchecked Sendable {
     }
 }
 
-let pipelineFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../Fixtures/pipeline").standardized
+let pipelineFixtures = Fixtures.url("pipeline")
 
 func loadPipelineFixture<T: Decodable>(_ name: String, as: T.Type) throws -> T {
     try JSONDecoder().decode(T.self, from: Data(contentsOf: pipelineFixtures.appendingPathComponent(name)))

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import WebDataset
 import XCTest
 
@@ -118,7 +119,7 @@ final class SampleGroupingTests: XCTestCase {
     /// `.stop` ends the shard's stream with the error; `.skip` ends it silently for the pipeline but records the
     /// loss in the log.
     func testErrorPolicies() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let samples = (0..<10).map { testSample($0, size: 3000) }
         let archive = try makeArchive(samples)
         let good = folder + "/good.tar", cut = folder + "/cut.tar"

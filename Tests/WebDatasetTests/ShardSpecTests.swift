@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import WebDataset
 import XCTest
 
@@ -47,7 +48,7 @@ final class ShardSpecTests: XCTestCase {
 
     /// CoDE's list files: names relative to a root, last line with or without a newline, blank lines ignored.
     func testShardListFiles() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let list = folder + "/elsav2-training.shards"
         try "elsa_v2-0002.tar\n\n  elsa_v2-0003.tar  \r\nelsa_v2-0004.tar".write(toFile: list, atomically: true, encoding: .utf8)
         XCTAssertEqual(try ShardSpec.readList(list, root: "/data/d3"),

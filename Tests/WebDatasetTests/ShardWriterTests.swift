@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import TestSupport
 import WebDataset
 import XCTest
 
@@ -16,7 +17,7 @@ final class ShardWriterTests: XCTestCase {
 
     /// webdataset's rule: a new shard once the current one has reached maxCount samples or maxSize payload bytes.
     func testRotationLikeWebDataset() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let samples = (0..<7).map { testSample($0, size: 1000) }   // payload 3111 bytes each
         let byCount = try ShardWriter(pattern: folder + "/count-%06d.tar", options: ShardWriterOptions(maxCount: 3))
         for sample in samples { try byCount.write(sample) }
@@ -60,7 +61,7 @@ final class ShardWriterTests: XCTestCase {
     }
 
     func testReencodingImages() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let width = 33, height = 21
         let source = RGBImage(width: width, height: height, pixels: formulaImagePixels(width: width, height: height))
         let png = try encodePNG(source)

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import TestSupport
 import WebDataset
 import XCTest
 
@@ -53,7 +54,7 @@ final class SwiftWrittenFixtureTests: XCTestCase {
     func testSwiftWrittenShardsAndReadback() throws {
         let regenerate = ProcessInfo.processInfo.environment["WDS_WRITE_FIXTURES"] == "1"
         let committed = wdsFixtures.appendingPathComponent("swift_written").path
-        let folder = regenerate ? committed : try temporaryFolder(self)
+        let folder = regenerate ? committed : try temporaryFolder(self, prefix: "wds-tests")
         if regenerate {
             try? FileManager.default.removeItem(atPath: committed)
             try FileManager.default.createDirectory(atPath: committed, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import WebDataset
 import XCTest
 
@@ -190,7 +191,7 @@ final class TarReaderTests: XCTestCase {
     }
 
     func testFileStreamSkipAndErrors() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         XCTAssertThrowsError(try TarReader(path: folder + "/missing.tar")) { error in
             let error = error as! WebDatasetError
             XCTAssertEqual(error.shard, folder + "/missing.tar")

@@ -1,18 +1,17 @@
 import Foundation
-import Hub
+import DeepfakeCore
 import WebDataset
 import XCTest
+import TestSupport
 
 /// Tests/Fixtures/webdataset (written by tools/reference/make_webdataset_fixtures.py and, for swift_written/ and
 /// encode/swift_*, by SwiftWrittenFixtureTests with WDS_WRITE_FIXTURES=1).
-let wdsFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Fixtures/webdataset")
+let wdsFixtures = Fixtures.url("webdataset")
 
 /// Upstream's sample shard (Tests/Fixtures/upstream/README.md).
-let upstreamShard = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Fixtures/upstream/elsa_v2-0000.tar").path
+let upstreamShard = Fixtures.path("upstream/elsa_v2-0000.tar")
 
-func sha256Hex(_ bytes: [UInt8]) -> String { HubChecksum.sha256Hex(of: Data(bytes)) }
+func sha256Hex(_ bytes: [UInt8]) -> String { SHA256.hex(of: bytes) }
 
 func loadJSON(_ relative: String) throws -> [String: Any] {
     let data = try Data(contentsOf: wdsFixtures.appendingPathComponent(relative))
@@ -20,14 +19,6 @@ func loadJSON(_ relative: String) throws -> [String: Any] {
 }
 
 func fixturePath(_ relative: String) -> String { wdsFixtures.appendingPathComponent(relative).path }
-
-/// A fresh temporary folder, removed at the end of the test.
-func temporaryFolder(_ test: XCTestCase) throws -> String {
-    let path = NSTemporaryDirectory() + "wds-tests-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-    return path
-}
 
 /// Reads every sample of an in-memory archive, or the error that ended it.
 func readSamples(_ bytes: [UInt8], name: String = "mem.tar", options: ShardReadOptions = .init(),

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import WebDataset
 import XCTest
 
@@ -77,7 +78,7 @@ final class TarWriterTests: XCTestCase {
     }
 
     func testDeterministicAndAtomic() throws {
-        let folder = try temporaryFolder(self)
+        let folder = try temporaryFolder(self, prefix: "wds-tests")
         let path = folder + "/out.tar"
         let samples = (0..<5).map { testSample($0) }
         let writer = try TarWriter(path: path)

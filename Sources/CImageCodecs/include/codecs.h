@@ -25,7 +25,16 @@ enum {
     CIC_TOO_LARGE = 3,    ///< width * height exceeds max_pixels (width/height are filled in)
     CIC_UNSUPPORTED = 4,  ///< valid file, layout this decoder does not handle
     CIC_NO_MEMORY = 5,
+    CIC_REFUSED = 6,      ///< the memory gate refused the decoder's pixel buffers
 };
+
+/// Asked once by the GIF and TIFF decoders right before they allocate their pixel buffers: `bytes` is what
+/// those buffers take, `width` × `height` the image they will give. Returns nonzero to go on; 0 makes the
+/// decoder stop with CIC_REFUSED (the caller keeps the reason).
+typedef struct {
+    int (*reserve)(void *context, int64_t bytes, int32_t width, int32_t height);
+    void *context;
+} cic_memory_gate;
 
 #define CIC_MESSAGE_SIZE 200
 
@@ -38,6 +47,9 @@ void cic_free(void *pointer);
 typedef struct {
     int32_t width, height;
     int32_t components;      ///< samples per output pixel: 1 (grey), 3 (RGB), 4 (CMYK as libjpeg gives it)
+    /// Bytes of the whole-image coefficient buffer libjpeg allocates for a progressive or multi-scan file
+    /// (0 for a single-scan file, decoded a few rows at a time).
+    int64_t coefficient_bytes;
     char message[CIC_MESSAGE_SIZE];
 } cic_jpeg_image;
 
@@ -81,8 +93,13 @@ typedef struct cic_png_decoder cic_png_decoder;
 /// cic_png_close in every case (NULL is accepted).
 int cic_png_open(const uint8_t *data, size_t size, int64_t max_pixels, cic_png_image *info,
                  cic_png_decoder **decoder);
-/// Decodes every row into `pixels` (height rows, `row_stride` >= row_bytes bytes apart).
+/// Decodes every row into `pixels` (height rows, `row_stride` >= row_bytes bytes apart). Interlaced images
+/// are read this way.
 int cic_png_read(cic_png_decoder *decoder, uint8_t *pixels, size_t row_stride, cic_png_image *info);
+/// Decodes the next row of a non-interlaced image into `row` (row_bytes bytes). Call once per row, top to
+/// bottom; the call for the last row also checks what follows the image data. Nothing past the last row's
+/// data is inflated (trailing compressed data is never read), as Pillow stops there too.
+int cic_png_read_row(cic_png_decoder *decoder, uint8_t *row, cic_png_image *info);
 void cic_png_close(cic_png_decoder *decoder);
 
 // ---------------------------------------------------------------------------------------------
@@ -103,7 +120,8 @@ typedef struct {
     char message[CIC_MESSAGE_SIZE];
 } cic_gif_image;
 
-int cic_gif_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_gif_image *out);
+/// `gate` is asked for the frame's index buffer (width × height of the canvas the frame is drawn on).
+int cic_gif_decode(const uint8_t *data, size_t size, int64_t max_pixels, const cic_memory_gate *gate, cic_gif_image *out);
 
 // ---------------------------------------------------------------------------------------------
 // TIFF (libtiff): first directory. Samples as libtiff decodes them (FillOrder applied, 16- and 32-bit
@@ -144,7 +162,8 @@ typedef struct {
     char message[CIC_MESSAGE_SIZE];
 } cic_tiff_image;
 
-int cic_tiff_decode(const uint8_t *data, size_t size, int64_t max_pixels, cic_tiff_image *out);
+/// `gate` is asked for the sample buffer and the strip or tile buffer together.
+int cic_tiff_decode(const uint8_t *data, size_t size, int64_t max_pixels, const cic_memory_gate *gate, cic_tiff_image *out);
 
 // ---------------------------------------------------------------------------------------------
 // WebP (libwebp): a still image, or the first frame of an animation composed onto its canvas.

@@ -4,34 +4,63 @@ import Foundation
 /// One HTTP exchange as the client needs it: no automatic redirects (the caller follows them, deciding which headers
 /// travel), the body either streamed to a sink chosen from the response head or kept in memory up to a small cap,
 /// and two clocks: `timeout` (seconds without a byte) and `deadline` (when the whole exchange must be over).
-struct HTTPRequest: Sendable {
-    var url: URL
-    var method: String
-    var headers: [String: String]
-    var timeout: TimeInterval
-    var deadline: Date
+public struct HTTPRequest {
+    public var url: URL
+    public var method: String
+    public var headers: [String: String]
+    public var timeout: TimeInterval
+    public var deadline: Date
+    /// Asked about once a second during the exchange (on the performing thread); true stops it
+    /// (`HTTPFailure.failed(.other, "cancelled")`).
+    public var isCancelled: (() -> Bool)?
+
+    /// A request; `timeout` is the stall clock, `deadline` the end of the whole exchange.
+    public init(url: URL, method: String, headers: [String: String], timeout: TimeInterval, deadline: Date,
+                isCancelled: (() -> Bool)? = nil) {
+        self.url = url; self.method = method; self.headers = headers; self.timeout = timeout; self.deadline = deadline
+        self.isCancelled = isCancelled
+    }
 }
 
-struct HTTPResponseHead: Sendable {
-    let status: Int
-    let url: URL
+/// A final response head (informational 1xx heads are skipped).
+public struct HTTPResponseHead: Sendable {
+    public let status: Int
+    /// The URL that answered.
+    public let url: URL
     /// Header names lowercased.
-    let headers: [String: String]
+    public let headers: [String: String]
 
-    func header(_ name: String) -> String? { headers[name.lowercased()] }
+    /// The value of header `name` (any case).
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
 
-    var isRedirect: Bool { [301, 302, 303, 307, 308].contains(status) && header("location") != nil }
+    /// A redirect status with a Location.
+    public var isRedirect: Bool { [301, 302, 303, 307, 308].contains(status) && header("location") != nil }
 }
 
 /// Receives a streamed body, in order, on the thread that called `perform`. A throw stops the transfer at once.
-protocol BodySink: AnyObject {
+public protocol HTTPBodySink: AnyObject {
     func write(_ data: Data) throws
 }
 
-enum TransportFailure: Error {
+/// What kind of network failure happened.
+public enum HTTPFailureKind: String, Sendable, Equatable {
+    /// The host name could not be resolved.
+    case dns
+    /// The server did not answer in time.
+    case timeout
+    /// The connection was refused, reset or lost.
+    case connection
+    /// TLS failed (certificate, handshake).
+    case tls
+    /// Anything else the HTTP stack reported.
+    case other
+}
+
+/// Why `HTTPClient.perform` gave no response.
+public enum HTTPFailure: Error {
     /// The transfer failed (name resolution, connection, TLS, stall, a malformed answer...); `bytesStreamed` tells
     /// how far a sink got.
-    case failed(HubError.NetworkFailure, detail: String, head: HTTPResponseHead?, bytesStreamed: Int64)
+    case failed(HTTPFailureKind, detail: String, head: HTTPResponseHead?, bytesStreamed: Int64)
     /// The sink refused the head or data (size, disk full, ...); nothing more was read.
     case sink(Error, head: HTTPResponseHead?, bytesStreamed: Int64)
     /// The connection ended before a complete response head.
@@ -43,16 +72,21 @@ enum TransportFailure: Error {
 }
 
 /// Whether `url` is http or https, the only schemes the client fetches.
-func isHTTP(_ url: URL) -> Bool {
+public func isHTTP(_ url: URL) -> Bool {
     ["http", "https"].contains(url.scheme?.lowercased() ?? "")
 }
 
-/// Performs single requests with libcurl's easy interface, blocking the caller until done. libcurl (rather than
-/// URLSession) because its callbacks run synchronously: a sink that refuses data stops the reading at once, whereas
-/// URLSession on Linux keeps reading into an unbounded queue after a cancel, and aborts the whole process when a
-/// server closes the connection in the middle of the response head.
-struct HTTPTransport: Sendable {
-    let userAgent: String
+/// The project's HTTP client (the Hub client and shard streaming both use it): single requests with libcurl's easy
+/// interface, blocking the caller until done, and resumable downloads on top (`download`, HTTPDownload.swift).
+/// libcurl (rather than URLSession) because its callbacks run synchronously: a sink that refuses data stops the
+/// reading at once, whereas URLSession on Linux keeps reading into an unbounded queue after a cancel, and aborts the
+/// whole process when a server closes the connection in the middle of the response head.
+public struct HTTPClient: Sendable {
+    /// The User-Agent header sent.
+    public let userAgent: String
+
+    /// A client announcing itself as `userAgent`.
+    public init(userAgent: String) { self.userAgent = userAgent }
 
     /// Non-streamed bodies (error pages, redirect bodies) are kept up to this many bytes; the rest is not read.
     static let memoryBodyCap = 64 * 1024
@@ -63,9 +97,9 @@ struct HTTPTransport: Sendable {
 
     /// Sends `request`. When `sinkFor` returns a sink for the response head, the body goes there and the returned
     /// body is empty; otherwise the body is returned, cut at `memoryBodyCap`.
-    func perform(
-        _ request: HTTPRequest, sinkFor: ((HTTPResponseHead) throws -> BodySink?)? = nil
-    ) throws(TransportFailure) -> (HTTPResponseHead, Data) {
+    public func perform(
+        _ request: HTTPRequest, sinkFor: ((HTTPResponseHead) throws -> HTTPBodySink?)? = nil
+    ) throws(HTTPFailure) -> (HTTPResponseHead, Data) {
         guard isHTTP(request.url) else { throw .unsupportedScheme(request.url) }
         guard Self.globalInit, let handle = curl_easy_init() else {
             throw .failed(.other, detail: "libcurl could not be initialised", head: nil, bytesStreamed: 0)
@@ -82,38 +116,46 @@ struct HTTPTransport: Sendable {
         for line in headerLines { list = curl_slist_append(list, line) }
         defer { curl_slist_free_all(list) }
 
-        let transfer = Transfer(url: request.url, sinkFor: sinkFor)
+        let transfer = Transfer(url: request.url, sinkFor: sinkFor, isCancelled: request.isCancelled)
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         let remaining = request.deadline.timeIntervalSinceNow
         guard remaining > 0 else { throw .deadline(head: nil, bytesStreamed: 0) }
         let stall = max(1, Int(request.timeout.rounded(.up)))
 
-        var ok = hub_curl_set_string(handle, CURLOPT_URL, request.url.absoluteString) == CURLE_OK
-        ok = ok && hub_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
-        ok = ok && hub_curl_set_long(handle, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
-        ok = ok && hub_curl_set_long(handle, CURLOPT_NOSIGNAL, 1) == CURLE_OK
-        ok = ok && hub_curl_set_list(handle, CURLOPT_HTTPHEADER, list) == CURLE_OK
+        var ok = deepfake_curl_set_string(handle, CURLOPT_URL, request.url.absoluteString) == CURLE_OK
+        ok = ok && deepfake_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+        ok = ok && deepfake_curl_set_long(handle, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
+        ok = ok && deepfake_curl_set_long(handle, CURLOPT_NOSIGNAL, 1) == CURLE_OK
+        ok = ok && deepfake_curl_set_list(handle, CURLOPT_HTTPHEADER, list) == CURLE_OK
         if request.method == "HEAD" {
-            ok = ok && hub_curl_set_long(handle, CURLOPT_NOBODY, 1) == CURLE_OK
+            ok = ok && deepfake_curl_set_long(handle, CURLOPT_NOBODY, 1) == CURLE_OK
         } else if request.method != "GET" {
-            ok = ok && hub_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, request.method) == CURLE_OK
+            ok = ok && deepfake_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, request.method) == CURLE_OK
         }
         // The stall clock: connecting, and then fewer than 1 byte per second for `stall` seconds, fail the request.
-        ok = ok && hub_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, stall * 1000) == CURLE_OK
-        ok = ok && hub_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1) == CURLE_OK
-        ok = ok && hub_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, stall) == CURLE_OK
+        ok = ok && deepfake_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, stall * 1000) == CURLE_OK
+        ok = ok && deepfake_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1) == CURLE_OK
+        ok = ok && deepfake_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, stall) == CURLE_OK
         // The deadline clock: the whole exchange, whatever arrives meanwhile.
         let remainingMS = Int((min(remaining, 30 * 24 * 3600) * 1000).rounded(.up))
-        ok = ok && hub_curl_set_long(handle, CURLOPT_TIMEOUT_MS, max(1, remainingMS)) == CURLE_OK
-        ok = ok && hub_curl_set_callback(handle, CURLOPT_HEADERFUNCTION, transferHeaderCallback) == CURLE_OK
-        ok = ok && hub_curl_set_pointer(handle, CURLOPT_HEADERDATA, context) == CURLE_OK
-        ok = ok && hub_curl_set_callback(handle, CURLOPT_WRITEFUNCTION, transferWriteCallback) == CURLE_OK
-        ok = ok && hub_curl_set_pointer(handle, CURLOPT_WRITEDATA, context) == CURLE_OK
+        ok = ok && deepfake_curl_set_long(handle, CURLOPT_TIMEOUT_MS, max(1, remainingMS)) == CURLE_OK
+        ok = ok && deepfake_curl_set_callback(handle, CURLOPT_HEADERFUNCTION, transferHeaderCallback) == CURLE_OK
+        ok = ok && deepfake_curl_set_pointer(handle, CURLOPT_HEADERDATA, context) == CURLE_OK
+        ok = ok && deepfake_curl_set_callback(handle, CURLOPT_WRITEFUNCTION, transferWriteCallback) == CURLE_OK
+        ok = ok && deepfake_curl_set_pointer(handle, CURLOPT_WRITEDATA, context) == CURLE_OK
+        if request.isCancelled != nil {
+            ok = ok && deepfake_curl_set_long(handle, CURLOPT_NOPROGRESS, 0) == CURLE_OK
+            ok = ok && deepfake_curl_set_progress(handle, transferProgressCallback) == CURLE_OK
+            ok = ok && deepfake_curl_set_pointer(handle, CURLOPT_XFERINFODATA, context) == CURLE_OK
+        }
         guard ok else {
             throw .failed(.other, detail: "libcurl refused the request options", head: nil, bytesStreamed: 0)
         }
 
         let code = withExtendedLifetime(transfer) { curl_easy_perform(handle) }
+        if code == CURLE_ABORTED_BY_CALLBACK, transfer.cancelled {
+            throw .failed(.other, detail: "cancelled", head: transfer.head, bytesStreamed: transfer.streamed)
+        }
         if let headError = transfer.headError {
             throw .failed(.other, detail: headError, head: nil, bytesStreamed: 0)
         }
@@ -141,29 +183,38 @@ struct HTTPTransport: Sendable {
 /// The state of one `perform`, reached from libcurl's callbacks (on the caller's thread) through the context pointer.
 private final class Transfer {
     let url: URL
-    let sinkFor: ((HTTPResponseHead) throws -> BodySink?)?
+    let sinkFor: ((HTTPResponseHead) throws -> HTTPBodySink?)?
     var lines: [String] = []
     var headBytes = 0
     var head: HTTPResponseHead?
-    var sink: BodySink?
+    var sink: HTTPBodySink?
     var body = Data()
     var bodyCapped = false
     var streamed: Int64 = 0
     var sinkError: Error?
     /// Why the response head was refused (too large, malformed).
     var headError: String?
+    let isCancelled: (() -> Bool)?
+    var cancelled = false
 
-    init(url: URL, sinkFor: ((HTTPResponseHead) throws -> BodySink?)?) {
+    init(url: URL, sinkFor: ((HTTPResponseHead) throws -> HTTPBodySink?)?, isCancelled: (() -> Bool)?) {
         self.url = url
         self.sinkFor = sinkFor
+        self.isCancelled = isCancelled
+    }
+
+    /// Whether to stop now (the request's cancellation check).
+    func shouldStop() -> Bool {
+        if isCancelled?() == true { cancelled = true }
+        return cancelled
     }
 
     /// One header line (with its CRLF). A blank line ends a head; an informational (1xx) head is skipped. Returns
     /// false to stop the transfer.
     func header(_ line: String) -> Bool {
         headBytes += line.utf8.count
-        guard headBytes <= HTTPTransport.headCap else {
-            headError = "a response head larger than \(HTTPTransport.headCap) bytes"
+        guard headBytes <= HTTPClient.headCap else {
+            headError = "a response head larger than \(HTTPClient.headCap) bytes"
             return false
         }
         let text = line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n"))
@@ -212,8 +263,8 @@ private final class Transfer {
                 return false
             }
         }
-        body.append(data.prefix(HTTPTransport.memoryBodyCap - body.count))
-        if body.count >= HTTPTransport.memoryBodyCap {
+        body.append(data.prefix(HTTPClient.memoryBodyCap - body.count))
+        if body.count >= HTTPClient.memoryBodyCap {
             bodyCapped = true
             return false
         }
@@ -221,7 +272,7 @@ private final class Transfer {
     }
 }
 
-private let transferHeaderCallback: hub_curl_data_callback = { data, size, count, context in
+private let transferHeaderCallback: deepfake_curl_data_callback = { data, size, count, context in
     guard let data, let context else { return 0 }
     let length = size * count
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
@@ -229,14 +280,19 @@ private let transferHeaderCallback: hub_curl_data_callback = { data, size, count
     return transfer.header(line) ? length : 0
 }
 
-private let transferWriteCallback: hub_curl_data_callback = { data, size, count, context in
+private let transferWriteCallback: deepfake_curl_data_callback = { data, size, count, context in
     guard let data, let context else { return 0 }
     let length = size * count
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
     return transfer.write(Data(bytes: data, count: length)) ? length : 0
 }
 
-private func failureKind(_ code: CURLcode) -> HubError.NetworkFailure {
+private let transferProgressCallback: deepfake_curl_progress_callback = { context, _, _, _, _ in
+    guard let context else { return 0 }
+    return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().shouldStop() ? 1 : 0
+}
+
+private func failureKind(_ code: CURLcode) -> HTTPFailureKind {
     switch code {
     case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .dns
     case CURLE_OPERATION_TIMEDOUT: return .timeout
@@ -251,4 +307,14 @@ private func failureKind(_ code: CURLcode) -> HubError.NetworkFailure {
 
 private func curlMessage(_ code: CURLcode) -> String {
     "libcurl error \(code.rawValue): " + (curl_easy_strerror(code).map { String(cString: $0) } ?? "unknown")
+}
+
+/// Text from a server, fit for a message: control characters (terminal escapes included) become spaces, and
+/// at most `limit` characters are kept.
+public func cleanServerText(_ text: String, limit: Int) -> String {
+    let scalars = text.unicodeScalars.map { scalar -> Character in
+        scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format ? " " : Character(scalar)
+    }
+    let cleaned = String(scalars)
+    return cleaned.count <= limit ? cleaned : String(cleaned.prefix(limit - 1)) + "…"
 }
