@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "Hub", dependencies: ["DeepfakeCore", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Parquet", dependencies: ["CZlib", "CSnappy", "CZstd"]),
         .target(name: "Collective", dependencies: ["CMPI"]),
-        .target(name: "WebDataset", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "WebDataset", dependencies: ["Checkpoints", "DeepfakeCore", "FileAccess", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
         // The D3 record: its fields and keys in shards, the download folder's layout, roles in evaluation.
         .target(name: "D3", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "WebDataset"]),
         .target(
@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints", "Tensor", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "DeepfakeCore", "TestSupport"]),
-        .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "WebDatasetTests", dependencies: ["Checkpoints", "Tensor", "WebDataset", "Imaging", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Heads", "Tensor", "ViT", "WebDataset", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "D3Tests", dependencies: ["D3", "WebDataset", "TestSupport"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
