@@ -15,21 +15,16 @@ let mpiPkgConfig = Context.environment["DEEPFAKE_MPI"] ?? "ompi-c"
 let package = Package(
     name: "deepfake",
     platforms: [.macOS(.v13)],
+    // What a Swift user would import: Detection is the front door (load a model, embed, detect, evaluate); the
+    // format modules stand on their own. The other modules are this package's parts (`package` access).
     products: [
         .executable(name: "deepfake", targets: ["deepfake"]),
-        .library(name: "DeepfakeCore", targets: ["DeepfakeCore"]),
-        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Detection", targets: ["Detection"]),
+        .library(name: "WebDataset", targets: ["WebDataset"]),
+        .library(name: "Parquet", targets: ["Parquet"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
-        .library(name: "ViT", targets: ["ViT"]),
-        .library(name: "Heads", targets: ["Heads"]),
         .library(name: "Hub", targets: ["Hub"]),
-        .library(name: "WebDataset", targets: ["WebDataset"]),
-        .library(name: "Detection", targets: ["Detection"]),
-        .library(name: "Training", targets: ["Training"]),
-        .library(name: "Parquet", targets: ["Parquet"]),
-        .library(name: "Collective", targets: ["Collective"]),
-        .library(name: "FileAccess", targets: ["FileAccess"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -58,7 +53,8 @@ let package = Package(
         .target(name: "FileAccess"),
         // What several modules share, below all of them: random streams, SHA-256, JSON and CSV writing, atomic
         // file and folder replacement, the HTTP client, the progress bar.
-        .target(name: "DeepfakeCore", dependencies: ["CCurl", "CRenameExchange", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "DeepfakeCore", dependencies: ["CCurl", "CRenameExchange", .product(name: "Logging", package: "swift-log"),
+                                                    .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Tensor",
             dependencies: ["CKernels", .target(name: useOpenBLAS ? "CBLAS" : "CDNNL", condition: .when(platforms: [.linux]))],
@@ -70,21 +66,24 @@ let package = Package(
         .target(name: "Hub", dependencies: ["DeepfakeCore", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Parquet", dependencies: ["CZlib", "CSnappy", "CZstd"]),
         .target(name: "Collective", dependencies: ["CMPI"]),
-        .target(name: "WebDataset", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "WebDataset", dependencies: ["Checkpoints", "DeepfakeCore", "FileAccess", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
+        // The D3 record: its fields and keys in shards, the download folder's layout, roles in evaluation.
+        .target(name: "D3", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "WebDataset"]),
         .target(
             name: "Detection",
-            dependencies: ["DeepfakeCore", "Tensor", "FileAccess", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset",
+            dependencies: ["D3", "DeepfakeCore", "Tensor", "FileAccess", "Imaging", "Checkpoints", "ViT", "Heads", "Hub", "WebDataset",
                            .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Training",
-            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection",
+            dependencies: ["D3", "DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset",
                            .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "deepfake",
-            dependencies: ["DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", "Training",
+            dependencies: ["D3", "DeepfakeCore", "Tensor", "Imaging", "Checkpoints", "ViT", "Heads", "WebDataset", "Detection", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Heads", "Imaging", "Collective"]),
+        .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Imaging", "Collective",
+                                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "deepfake-collective-check", dependencies: ["Collective"]),
         // libFuzzer targets for the readers of untrusted files; scripts/fuzz builds them with the sanitizers. The
         // normal build gives it a main that replays inputs.
@@ -95,13 +94,14 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CZlib"], path: "Tests/TestSupport"),
         .testTarget(name: "DeepfakeCoreTests", dependencies: ["DeepfakeCore", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "FileAccess", "DeepfakeCore", "Hub", "WebDataset", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "DeepfakeCore", "Tensor", "TestSupport"]),
         .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints", "Tensor", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "DeepfakeCore", "TestSupport"]),
-        .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "DeepfakeCore", "TestSupport"]),
-        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Heads", "Tensor", "ViT", "FileAccess", "Imaging", "WebDataset", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "WebDatasetTests", dependencies: ["Checkpoints", "Tensor", "WebDataset", "Imaging", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Heads", "Tensor", "ViT", "WebDataset", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "D3Tests", dependencies: ["D3", "WebDataset", "TestSupport"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Detection", "ViT", "Tensor", "Checkpoints", "Imaging", "WebDataset",

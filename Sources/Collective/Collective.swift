@@ -14,7 +14,7 @@
 /// - a rank ends with `finalize()` on success and `abort(message:code:)` on failure. A process that exits
 ///   otherwise ends the whole job: a crash or a signal through the launcher, `exit` without `finalize()`
 ///   through the MPI backend itself (status `collectiveAbortExitCode`, whatever status `exit` was given).
-public protocol Collective: AnyObject, Sendable {
+package protocol Collective: AnyObject, Sendable {
     /// This process's index among all ranks, 0 ..< `size`.
     var rank: Int { get }
     /// The number of ranks in the job (1 without a launcher).
@@ -53,7 +53,7 @@ public protocol Collective: AnyObject, Sendable {
 }
 
 /// How `allreduce` combines the ranks' values.
-public enum ReduceOperation: Sendable {
+package enum ReduceOperation: Sendable {
     /// The element-wise sum over all ranks.
     case sum
     /// The element-wise sum divided by the number of ranks (gradient averaging).
@@ -63,7 +63,7 @@ public enum ReduceOperation: Sendable {
 /// An allreduce started by `Collective.startAllreduce`: the result is in the buffer once `wait()` returns
 /// (or `test()` returned true). A request dropped before it finished waits for it, so that the library never
 /// writes into a buffer that the caller has freed.
-public protocol CollectiveRequest: AnyObject {
+package protocol CollectiveRequest: AnyObject {
     /// Lets the operation progress and says whether it has finished (its result is then in the buffer).
     func test() throws -> Bool
     /// Returns when the operation has finished and its result is in the buffer.
@@ -72,36 +72,36 @@ public protocol CollectiveRequest: AnyObject {
 
 /// The element types the reductions and broadcasts work on: `Float` and `Double` (MPI_FLOAT, MPI_DOUBLE).
 /// Another type declared conforming is refused with `CollectiveError.invalidArgument`.
-public protocol CollectiveScalar: BinaryFloatingPoint, Sendable {}
+package protocol CollectiveScalar: BinaryFloatingPoint, Sendable {}
 
 extension Float: CollectiveScalar {}
 extension Double: CollectiveScalar {}
 
 /// Exit status of a job ended by the collective layer itself: a deadline passed, or a rank exited without
 /// `finalize()` (see `MPICollective`).
-public let collectiveAbortExitCode: Int32 = 70
+package let collectiveAbortExitCode: Int32 = 70
 
 extension Collective {
     /// Whether this rank is rank 0, the one that writes checkpoints, logs and results.
-    public var isRoot: Bool { rank == 0 }
+    package var isRoot: Bool { rank == 0 }
 
     /// The threads each rank of this host should use so that the host's ranks together use its `cores`
     /// (at least 1).
-    public func threadsPerRank(cores: Int) -> Int { max(1, cores / max(1, localSize)) }
+    package func threadsPerRank(cores: Int) -> Int { max(1, cores / max(1, localSize)) }
 
     /// `allreduce` on an array.
-    public func allreduce<Element: CollectiveScalar>(_ values: inout [Element], _ operation: ReduceOperation) throws {
+    package func allreduce<Element: CollectiveScalar>(_ values: inout [Element], _ operation: ReduceOperation) throws {
         try values.withUnsafeMutableBufferPointer { try allreduce($0, operation) }
     }
 
     /// `broadcast` of an array (of the same length on every rank).
-    public func broadcast<Element: CollectiveScalar>(_ values: inout [Element], root: Int) throws {
+    package func broadcast<Element: CollectiveScalar>(_ values: inout [Element], root: Int) throws {
         try values.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
     }
 }
 
 /// A collective operation that failed, naming the operation and the rank where it failed.
-public enum CollectiveError: Error, CustomStringConvertible, Equatable {
+package enum CollectiveError: Error, CustomStringConvertible, Equatable {
     /// The MPI library returned error `code` (its text: `message`).
     case mpi(operation: String, rank: Int, size: Int, code: Int32, message: String)
     /// The arguments cannot be used (e.g. a root outside 0 ..< size).
@@ -111,7 +111,7 @@ public enum CollectiveError: Error, CustomStringConvertible, Equatable {
     /// An operation after `finalize()`.
     case finalized(operation: String, rank: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .mpi(operation, rank, size, code, message):
             return "collective \(operation) failed on rank \(rank) of \(size): \(message) (MPI error \(code)); "

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Chooses the collective backend of this process at run time.
-public enum Collectives {
+package enum Collectives {
     /// Which backend `start` uses.
-    public enum Backend: Sendable {
+    package enum Backend: Sendable {
         /// MPI when an MPI launcher started this process (see `launcherVariable`), else one rank.
         case automatic
         /// One rank, MPI untouched.
@@ -17,7 +17,7 @@ public enum Collectives {
     /// end with `finalize()` (success) or `abort(message:code:)`.
     /// `timeout`: the deadline of each blocking MPI operation, after which the job ends (nil: wait for ever;
     /// a rank that dies still ends the job).
-    public static func start(_ backend: Backend = .automatic, timeout: Duration? = nil,
+    package static func start(_ backend: Backend = .automatic, timeout: Duration? = nil,
                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any Collective {
         switch backend {
         case .singleRank: return SingleRankCollective()
@@ -31,7 +31,7 @@ public enum Collectives {
     /// `OMPI_COMM_WORLD_SIZE` (Open MPI's mpirun), `PMIX_RANK` (PMIx: Open MPI, `srun --mpi=pmix`),
     /// `PMI_RANK` or `PMI_SIZE` (MPICH's mpiexec, `srun --mpi=pmi2`), or `SLURM_STEP_NUM_TASKS` with
     /// `SLURM_PROCID` (a task of `srun`; a batch script alone has SLURM_PROCID but is not a job step).
-    public static func launcherVariable(in environment: [String: String]) -> String? {
+    package static func launcherVariable(in environment: [String: String]) -> String? {
         for name in ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"] where environment[name] != nil {
             return name
         }

@@ -12,15 +12,15 @@ import Foundation
 /// the others waiting for ever: with a `timeout`, a watchdog thread ends the job when one blocking operation
 /// (or one `wait()`) takes longer, writing which operation and rank to standard error, exit status
 /// `collectiveAbortExitCode`.
-public final class MPICollective: Collective, @unchecked Sendable {
-    public let rank: Int
-    public let size: Int
-    public let localRank: Int
-    public let localSize: Int
+package final class MPICollective: Collective, @unchecked Sendable {
+    package let rank: Int
+    package let size: Int
+    package let localRank: Int
+    package let localSize: Int
     /// Whether the library granted MPI_THREAD_MULTIPLE (any thread may call it, one operation at a time).
-    public let threadMultiple: Bool
+    package let threadMultiple: Bool
     /// The deadline of each blocking operation; nil: none.
-    public let timeout: Duration?
+    package let timeout: Duration?
     let comm: dfmpi_comm
     private let state = FinalizeState()
     private let watchdog: Watchdog?
@@ -57,26 +57,26 @@ public final class MPICollective: Collective, @unchecked Sendable {
         }
     }
 
-    public func allreduce<Element: CollectiveScalar>(_ buffer: UnsafeMutableBufferPointer<Element>, _ operation: ReduceOperation) throws {
+    package func allreduce<Element: CollectiveScalar>(_ buffer: UnsafeMutableBufferPointer<Element>, _ operation: ReduceOperation) throws {
         let count = try mpiCount(buffer.count, "allreduce"), type = try mpiType(Element.self, "allreduce", rank: rank)
         try call("allreduce") { dfmpi_allreduce_sum(comm, buffer.baseAddress, count, type) }
         if operation == .average { divide(buffer, by: size) }
     }
 
-    public func startAllreduce<Element: CollectiveScalar>(_ buffer: UnsafeMutableBufferPointer<Element>, _ operation: ReduceOperation) throws -> any CollectiveRequest {
+    package func startAllreduce<Element: CollectiveScalar>(_ buffer: UnsafeMutableBufferPointer<Element>, _ operation: ReduceOperation) throws -> any CollectiveRequest {
         let count = try mpiCount(buffer.count, "startAllreduce"), type = try mpiType(Element.self, "startAllreduce", rank: rank)
         var request = dfmpi_request()
         try call("startAllreduce", guarded: false) { dfmpi_iallreduce_sum(comm, buffer.baseAddress, count, type, &request) }
         return MPIAllreduceRequest(owner: self, request: request, buffer: buffer, operation: operation)
     }
 
-    public func broadcast<Element: CollectiveScalar>(_ buffer: UnsafeMutableBufferPointer<Element>, root: Int) throws {
+    package func broadcast<Element: CollectiveScalar>(_ buffer: UnsafeMutableBufferPointer<Element>, root: Int) throws {
         try checkRoot(root, operation: "broadcast", rank: rank, size: size)
         let count = try mpiCount(buffer.count, "broadcast"), type = try mpiType(Element.self, "broadcast", rank: rank)
         try call("broadcast") { dfmpi_bcast(comm, buffer.baseAddress, count, type, Int32(root)) }
     }
 
-    public func broadcast(bytes: [UInt8], root: Int) throws -> [UInt8] {
+    package func broadcast(bytes: [UInt8], root: Int) throws -> [UInt8] {
         try checkRoot(root, operation: "broadcast", rank: rank, size: size)
         var length = Int64(bytes.count)
         try call("broadcast") { dfmpi_bcast(comm, &length, 8, DFMPI_BYTE, Int32(root)) }
@@ -89,7 +89,7 @@ public final class MPICollective: Collective, @unchecked Sendable {
         return result
     }
 
-    public func allgather(bytes: [UInt8]) throws -> [[UInt8]] {
+    package func allgather(bytes: [UInt8]) throws -> [[UInt8]] {
         var lengths = [Int64](repeating: 0, count: size)
         try call("allgather") { dfmpi_allgather_int64(comm, Int64(bytes.count), &lengths) }
         // Every rank sees the same lengths, so every rank accepts or refuses them alike.
@@ -109,11 +109,11 @@ public final class MPICollective: Collective, @unchecked Sendable {
         return (0..<size).map { Array(all[Int(offsets[$0]) ..< Int(offsets[$0] + counts[$0])]) }
     }
 
-    public func barrier() throws {
+    package func barrier() throws {
         try call("barrier") { dfmpi_barrier(comm) }
     }
 
-    public func finalize() throws {
+    package func finalize() throws {
         try state.finalize(rank: rank)
         var comm = self.comm
         _ = dfmpi_comm_free(&comm)
@@ -123,7 +123,7 @@ public final class MPICollective: Collective, @unchecked Sendable {
         }
     }
 
-    public func abort(message: String, code: Int32) -> Never {
+    package func abort(message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data((message + "\n").utf8))
         _ = dfmpi_abort(code)
         exit(code)  // MPI_Abort does not return; this is in case the library does

@@ -13,11 +13,11 @@ import Darwin
 
 /// A file being written under a temporary name beside `path`; `commit()` puts it in place, `abandon()` (or
 /// dropping it uncommitted) removes it. Writes go straight to the descriptor: callers buffer.
-public final class AtomicFile {
+package final class AtomicFile {
     /// Where the file goes once committed (relative to `directory` when one was given).
-    public let path: String
+    package let path: String
     /// Where it is written meanwhile.
-    public let temporaryPath: String
+    package let temporaryPath: String
     /// The folder descriptor the paths are relative to (`AT_FDCWD`: the working directory).
     private let directory: Int32
     private var descriptor: Int32
@@ -27,13 +27,13 @@ public final class AtomicFile {
     /// earlier process with this pid, or a planted link) is removed first; the file is then created with
     /// `O_EXCL | O_NOFOLLOW`, so nothing is ever written through a link.
     /// - Throws: `FileError` naming `path`, `cannot create: REASON`.
-    public convenience init(path: String, temporaryPath: String? = nil, mode: mode_t = 0o666) throws(FileError) {
+    package convenience init(path: String, temporaryPath: String? = nil, mode: mode_t = 0o666) throws(FileError) {
         try self.init(directory: AT_FDCWD, path: path, temporaryPath: temporaryPath ?? Self.temporaryName(for: path), mode: mode)
     }
 
     /// The file `name` inside the open folder `directory`, written as `temporaryName` there: for writers that hold
     /// a folder descriptor so that no symbolic link planted on the way is followed (`openat`, `renameat`).
-    public convenience init(in directory: Int32, name: String, temporaryName: String, mode: mode_t = 0o666) throws(FileError) {
+    package convenience init(in directory: Int32, name: String, temporaryName: String, mode: mode_t = 0o666) throws(FileError) {
         try self.init(directory: directory, path: name, temporaryPath: temporaryName, mode: mode)
     }
 
@@ -55,11 +55,11 @@ public final class AtomicFile {
     deinit { abandon() }
 
     /// The default temporary name: `path.tmp-PID` (what leftover cleaners look for: `.tmp-`).
-    public static func temporaryName(for path: String) -> String { path + ".tmp-\(getpid())" }
+    package static func temporaryName(for path: String) -> String { path + ".tmp-\(getpid())" }
 
     /// Appends `bytes`.
     /// - Throws: `FileError`, `write failed: REASON` (the file is then abandoned).
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
         guard descriptor >= 0 else { throw FileError(path: path, reason: "write failed: the file is closed") }
         guard let base = bytes.baseAddress else { return }
         var written = 0
@@ -76,7 +76,7 @@ public final class AtomicFile {
     }
 
     /// Appends `bytes`.
-    public func write(_ bytes: [UInt8]) throws(FileError) {
+    package func write(_ bytes: [UInt8]) throws(FileError) {
         var failure: FileError?
         bytes.withUnsafeBytes { raw in
             do throws(FileError) { try write(raw) } catch { failure = error }
@@ -86,7 +86,7 @@ public final class AtomicFile {
 
     /// Flushes the file to disk and renames it over `path`.
     /// - Throws: `FileError`, `flush failed: REASON` or `rename failed: REASON`; the temporary file is removed.
-    public func commit() throws(FileError) {
+    package func commit() throws(FileError) {
         guard descriptor >= 0, !done else { throw FileError(path: path, reason: "rename failed: the file is closed") }
         if fsync(descriptor) != 0 {
             let error = Self.failure(path, "flush failed")
@@ -104,7 +104,7 @@ public final class AtomicFile {
     }
 
     /// Closes and removes the temporary file; `path` is left as it was. Harmless after `commit()`.
-    public func abandon() {
+    package func abandon() {
         guard !done else { return }
         done = true
         if descriptor >= 0 { close(descriptor) }
@@ -116,7 +116,7 @@ public final class AtomicFile {
 /// Writes a file atomically (`AtomicFile`): `write` gets an `append` function, whose chunks are buffered and
 /// written in large pieces; a `FileError` becomes the caller's error type through `error`. If `write` throws,
 /// `path` is left as it was and the error goes on.
-public func writeFileAtomically<E: Error>(
+package func writeFileAtomically<E: Error>(
     _ path: String, error: @escaping (FileError) -> E, _ write: (_ append: ([UInt8]) throws(E) -> Void) throws(E) -> Void
 ) throws(E) {
     let file: AtomicFile
@@ -142,7 +142,7 @@ public func writeFileAtomically<E: Error>(
 }
 
 /// Writes `bytes` to `path` atomically.
-public func writeFileAtomically(_ path: String, bytes: [UInt8]) throws(FileError) {
+package func writeFileAtomically(_ path: String, bytes: [UInt8]) throws(FileError) {
     let file = try AtomicFile(path: path)
     try file.write(bytes)
     try file.commit()
@@ -151,7 +151,7 @@ public func writeFileAtomically(_ path: String, bytes: [UInt8]) throws(FileError
 /// Copies the file `source` to `destination` atomically (`AtomicFile`): `destination` names the old file or the
 /// complete copy, never a part.
 /// - Throws: `FileError` naming the file that could not be read or written.
-public func copyFileAtomically(from source: String, to destination: String) throws(FileError) {
+package func copyFileAtomically(from source: String, to destination: String) throws(FileError) {
     let input = open(source, O_RDONLY | O_CLOEXEC)
     guard input >= 0 else { throw FileError(path: source, reason: "cannot open the file for reading: " + systemError()) }
     defer { close(input) }
@@ -173,7 +173,7 @@ public func copyFileAtomically(from source: String, to destination: String) thro
 /// Checks now that an `AtomicFile` for `path` can be created, so a command can refuse an unwritable output
 /// before doing the work: creates the temporary file and removes it.
 /// - Throws: `FileError` naming the path and the reason (a directory there, a missing folder, no permission).
-public func checkWritable(_ path: String) throws(FileError) {
+package func checkWritable(_ path: String) throws(FileError) {
     var st = stat()
     if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw FileError(path: path, reason: "is a directory") }
     let tmp = AtomicFile.temporaryName(for: path)
@@ -193,7 +193,7 @@ public func checkWritable(_ path: String) throws(FileError) {
 }
 
 /// The text of the current `errno`.
-func systemError() -> String { String(cString: strerror(errno)) }
+package func systemError() -> String { String(cString: strerror(errno)) }
 
 /// write(2), named apart from `AtomicFile.write`.
 private func Glibc_write(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {

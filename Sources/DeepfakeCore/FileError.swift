@@ -1,19 +1,19 @@
 /// A file that could not be read, written or moved: the path and what went wrong (the system's words where it
 /// gave some). Modules turn it into their own error types, keeping `reason` as it is.
-public struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
+package struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The file concerned.
-    public var path: String
+    package var path: String
     /// What went wrong, e.g. `cannot create: Permission denied`.
-    public var reason: String
+    package var reason: String
     /// The system's error number, when a system call failed.
-    public var errorNumber: Int32?
+    package var errorNumber: Int32?
 
     /// An error about `path`.
-    public init(path: String, reason: String, errorNumber: Int32? = nil) {
+    package init(path: String, reason: String, errorNumber: Int32? = nil) {
         self.path = path
         self.reason = reason
         self.errorNumber = errorNumber
     }
 
-    public var description: String { "\(path): \(reason)" }
+    package var description: String { "\(path): \(reason)" }
 }

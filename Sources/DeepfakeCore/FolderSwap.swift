@@ -10,7 +10,7 @@ import Foundation
 /// Where the file system cannot exchange (EINVAL, ENOSYS, ENOTSUP), the old folder is first renamed aside to
 /// `folder.tmp-old`, then `staged` into place: the one moment without `folder` lasts between two renames.
 /// - Throws: `FileError` naming `folder`.
-public func replaceFolderAtomically(_ folder: String, with staged: String) throws(FileError) {
+package func replaceFolderAtomically(_ folder: String, with staged: String) throws(FileError) {
     var info = stat()
     guard lstat(folder, &info) == 0 else {
         if rename(staged, folder) != 0 { throw FileError(path: folder, reason: "cannot move \(staged) into place: " + systemError()) }

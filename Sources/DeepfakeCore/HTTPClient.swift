@@ -4,18 +4,18 @@ import Foundation
 /// One HTTP exchange as the client needs it: no automatic redirects (the caller follows them, deciding which headers
 /// travel), the body either streamed to a sink chosen from the response head or kept in memory up to a small cap,
 /// and two clocks: `timeout` (seconds without a byte) and `deadline` (when the whole exchange must be over).
-public struct HTTPRequest {
-    public var url: URL
-    public var method: String
-    public var headers: [String: String]
-    public var timeout: TimeInterval
-    public var deadline: Date
+package struct HTTPRequest {
+    package var url: URL
+    package var method: String
+    package var headers: [String: String]
+    package var timeout: TimeInterval
+    package var deadline: Date
     /// Asked about once a second during the exchange (on the performing thread); true stops it
     /// (`HTTPFailure.failed(.other, "cancelled")`).
-    public var isCancelled: (() -> Bool)?
+    package var isCancelled: (() -> Bool)?
 
     /// A request; `timeout` is the stall clock, `deadline` the end of the whole exchange.
-    public init(url: URL, method: String, headers: [String: String], timeout: TimeInterval, deadline: Date,
+    package init(url: URL, method: String, headers: [String: String], timeout: TimeInterval, deadline: Date,
                 isCancelled: (() -> Bool)? = nil) {
         self.url = url; self.method = method; self.headers = headers; self.timeout = timeout; self.deadline = deadline
         self.isCancelled = isCancelled
@@ -23,22 +23,22 @@ public struct HTTPRequest {
 }
 
 /// A final response head (informational 1xx heads are skipped).
-public struct HTTPResponseHead: Sendable {
-    public let status: Int
+package struct HTTPResponseHead: Sendable {
+    package let status: Int
     /// The URL that answered.
-    public let url: URL
+    package let url: URL
     /// Header names lowercased.
-    public let headers: [String: String]
+    package let headers: [String: String]
 
     /// The value of header `name` (any case).
-    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+    package func header(_ name: String) -> String? { headers[name.lowercased()] }
 
     /// A redirect status with a Location.
-    public var isRedirect: Bool { [301, 302, 303, 307, 308].contains(status) && header("location") != nil }
+    package var isRedirect: Bool { [301, 302, 303, 307, 308].contains(status) && header("location") != nil }
 }
 
 /// Receives a streamed body, in order, on the thread that called `perform`. A throw stops the transfer at once.
-public protocol HTTPBodySink: AnyObject {
+package protocol HTTPBodySink: AnyObject {
     func write(_ data: Data) throws
 }
 
@@ -57,7 +57,7 @@ public enum HTTPFailureKind: String, Sendable, Equatable {
 }
 
 /// Why `HTTPClient.perform` gave no response.
-public enum HTTPFailure: Error {
+package enum HTTPFailure: Error {
     /// The transfer failed (name resolution, connection, TLS, stall, a malformed answer...); `bytesStreamed` tells
     /// how far a sink got.
     case failed(HTTPFailureKind, detail: String, head: HTTPResponseHead?, bytesStreamed: Int64)
@@ -72,7 +72,7 @@ public enum HTTPFailure: Error {
 }
 
 /// Whether `url` is http or https, the only schemes the client fetches.
-public func isHTTP(_ url: URL) -> Bool {
+package func isHTTP(_ url: URL) -> Bool {
     ["http", "https"].contains(url.scheme?.lowercased() ?? "")
 }
 
@@ -81,12 +81,12 @@ public func isHTTP(_ url: URL) -> Bool {
 /// libcurl (rather than URLSession) because its callbacks run synchronously: a sink that refuses data stops the
 /// reading at once, whereas URLSession on Linux keeps reading into an unbounded queue after a cancel, and aborts the
 /// whole process when a server closes the connection in the middle of the response head.
-public struct HTTPClient: Sendable {
+package struct HTTPClient: Sendable {
     /// The User-Agent header sent.
-    public let userAgent: String
+    package let userAgent: String
 
     /// A client announcing itself as `userAgent`.
-    public init(userAgent: String) { self.userAgent = userAgent }
+    package init(userAgent: String) { self.userAgent = userAgent }
 
     /// Non-streamed bodies (error pages, redirect bodies) are kept up to this many bytes; the rest is not read.
     static let memoryBodyCap = 64 * 1024
@@ -97,7 +97,7 @@ public struct HTTPClient: Sendable {
 
     /// Sends `request`. When `sinkFor` returns a sink for the response head, the body goes there and the returned
     /// body is empty; otherwise the body is returned, cut at `memoryBodyCap`.
-    public func perform(
+    package func perform(
         _ request: HTTPRequest, sinkFor: ((HTTPResponseHead) throws -> HTTPBodySink?)? = nil
     ) throws(HTTPFailure) -> (HTTPResponseHead, Data) {
         guard isHTTP(request.url) else { throw .unsupportedScheme(request.url) }
@@ -311,7 +311,7 @@ private func curlMessage(_ code: CURLcode) -> String {
 
 /// Text from a server, fit for a message: control characters (terminal escapes included) become spaces, and
 /// at most `limit` characters are kept.
-public func cleanServerText(_ text: String, limit: Int) -> String {
+package func cleanServerText(_ text: String, limit: Int) -> String {
     let scalars = text.unicodeScalars.map { scalar -> Character in
         scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format ? " " : Character(scalar)
     }

@@ -6,7 +6,7 @@ import Foundation
 import Logging
 
 /// Where a download's body goes. Called on the downloading thread.
-public protocol HTTPDownloadSink: AnyObject {
+package protocol HTTPDownloadSink: AnyObject {
     /// The bytes already held (from earlier attempts, or an earlier run): the next request asks for the rest.
     var received: Int64 { get }
     /// Whether what is held may be dropped to start again from byte 0 (a file can; a stream already read cannot).
@@ -25,27 +25,27 @@ public protocol HTTPDownloadSink: AnyObject {
 }
 
 extension HTTPDownloadSink {
-    public var isCancelled: Bool { false }
+    package var isCancelled: Bool { false }
 }
 
 /// The bounds on one download.
-public struct HTTPDownloadPolicy: Sendable {
+package struct HTTPDownloadPolicy: Sendable {
     /// Broken attempts retried (a download that makes progress is not otherwise bounded in attempts).
-    public var retries: Int
+    package var retries: Int
     /// The pause before retry k is `retryDelay · min(k, 8)` seconds (never past the deadline).
-    public var retryDelay: TimeInterval
+    package var retryDelay: TimeInterval
     /// Seconds without a byte before an attempt fails (counted in whole seconds, rounded up).
-    public var stallTimeout: TimeInterval
+    package var stallTimeout: TimeInterval
     /// When the whole download, retries included, must be over.
-    public var deadline: Date
+    package var deadline: Date
     /// Redirects followed per attempt.
-    public var maxRedirects: Int
+    package var maxRedirects: Int
     /// The body's size when known beforehand: a response announcing another size is refused, and no byte past it
     /// is read. Otherwise the first response's size is taken.
-    public var expectedSize: Int64?
+    package var expectedSize: Int64?
 
     /// A policy; the defaults suit a large file from a well-behaved server.
-    public init(retries: Int = 3, retryDelay: TimeInterval = 1, stallTimeout: TimeInterval = 60,
+    package init(retries: Int = 3, retryDelay: TimeInterval = 1, stallTimeout: TimeInterval = 60,
                 deadline: Date = .distantFuture, maxRedirects: Int = 10, expectedSize: Int64? = nil) {
         self.retries = max(0, retries); self.retryDelay = max(0, retryDelay); self.stallTimeout = stallTimeout
         self.deadline = deadline; self.maxRedirects = max(0, maxRedirects); self.expectedSize = expectedSize
@@ -53,7 +53,7 @@ public struct HTTPDownloadPolicy: Sendable {
 }
 
 /// Why a download did not complete.
-public enum HTTPDownloadError: Error {
+package enum HTTPDownloadError: Error {
     /// An HTTP status that is not retried (4xx other than 408, 416, 429); `body` is the start of the error page.
     case status(HTTPResponseHead, body: Data)
     /// A response announced `actual` bytes where `expected` were expected; nothing of it was kept.
@@ -87,7 +87,7 @@ extension HTTPClient {
     ///
     /// A 206 must start at the byte asked for; a 200 to a range request makes the sink restart. 416 (the range
     /// refused) restarts and retries; 408, 429 and 5xx are retried; other statuses end the download (`.status`).
-    public func download(
+    package func download(
         _ url: URL, headers: [String: String] = [:], credentials: [String: String] = [:], credentialOrigin: URL? = nil,
         policy: HTTPDownloadPolicy, into sink: HTTPDownloadSink
     ) throws(HTTPDownloadError) {
@@ -247,7 +247,7 @@ private final class BodyCounter: HTTPBodySink {
 }
 
 /// `bytes START-END/TOTAL` → (START, TOTAL); TOTAL may be `*`.
-public func parseContentRange(_ value: String) -> (start: Int64, total: Int64?)? {
+package func parseContentRange(_ value: String) -> (start: Int64, total: Int64?)? {
     let trimmed = value.trimmingCharacters(in: .whitespaces)
     guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }
     let spec = trimmed.dropFirst(6)
@@ -259,14 +259,14 @@ public func parseContentRange(_ value: String) -> (start: Int64, total: Int64?)?
 }
 
 /// A byte count from a header: decimal digits only, within Int64 (nil otherwise, or when absent).
-public func parseSize(_ value: String?) -> Int64? {
+package func parseSize(_ value: String?) -> Int64? {
     guard let text = value?.trimmingCharacters(in: .whitespaces), !text.isEmpty, text.utf8.count <= 19,
           text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
     return Int64(text)
 }
 
 /// Same scheme, host and port: the only case where credentials follow a redirect.
-public func isSameOrigin(_ a: URL, _ b: URL) -> Bool {
+package func isSameOrigin(_ a: URL, _ b: URL) -> Bool {
     func port(_ url: URL) -> Int? { url.port ?? (url.scheme?.lowercased() == "https" ? 443 : url.scheme?.lowercased() == "http" ? 80 : nil) }
     return a.scheme?.lowercased() == b.scheme?.lowercased() && a.host?.lowercased() == b.host?.lowercased()
         && port(a) == port(b)

@@ -1,14 +1,14 @@
 /// JSON text for result lines and reports: strings escaped per RFC 8259 (and more, see `escaped`), numbers in
 /// shortest round-trip form, non-finite numbers as null. `JSONValue` builds whole documents from these pieces.
-public enum JSONText {
+package enum JSONText {
     /// `s` as a quoted JSON string.
-    public static func string(_ s: String) -> String { "\"" + escaped(s, quote: true) + "\"" }
+    package static func string(_ s: String) -> String { "\"" + escaped(s, quote: true) + "\"" }
 
     /// `s` with JSON's string escapes and nothing else: a backslash as `\\`, line feed, carriage return and
     /// tab as `\n`, `\r`, `\t`, any other control character (C0, DEL, C1) and the line and paragraph separators
     /// as `\u00XX` / `\u2028`, and, with `quote`, `"` as `\"`. The result holds no line break and no
     /// terminal control, and reads back unambiguously.
-    public static func escaped(_ s: String, quote: Bool) -> String {
+    package static func escaped(_ s: String, quote: Bool) -> String {
         var out = ""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -27,15 +27,15 @@ public enum JSONText {
     }
 
     /// A float as JSON: the shortest decimal that reads back to the same Float; non-finite values as null.
-    public static func number(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
+    package static func number(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
 
     /// A Double as JSON: shortest round-trip decimal; non-finite as null.
-    public static func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
+    package static func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
 
     /// `[a, b, ...]` of floats.
-    public static func array(_ values: [Float]) -> String { "[" + values.map(number).joined(separator: ", ") + "]" }
+    package static func array(_ values: [Float]) -> String { "[" + values.map(number).joined(separator: ", ") + "]" }
 
     /// `[a, b, ...]` of doubles.
-    public static func array(_ values: [Double]) -> String { "[" + values.map(number).joined(separator: ", ") + "]" }
+    package static func array(_ values: [Double]) -> String { "[" + values.map(number).joined(separator: ", ") + "]" }
 }
 

@@ -1,7 +1,7 @@
 /// A JSON document to write, fields in the order given. `render()` pretty-prints it with two-space indents:
 /// objects and arrays one member per line, except `inlineArray` and `numbers`, which stay on one line
 /// (`[a, b]`); empty ones as `{}` / `[]`. Strings and numbers are written by `JSONText`.
-public indirect enum JSONValue: Sendable {
+package indirect enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case int(Int)
@@ -20,7 +20,7 @@ public indirect enum JSONValue: Sendable {
     case object([(String, JSONValue)])
 
     /// The value as JSON text, nested `indent` levels deep (the first line is not indented; no final newline).
-    public func render(indent: Int = 0) -> String {
+    package func render(indent: Int = 0) -> String {
         let pad = String(repeating: "  ", count: indent), inner = String(repeating: "  ", count: indent + 1)
         switch self {
         case .null: return "null"

@@ -13,24 +13,24 @@ import Darwin
 ///
 /// `advance` measures the rate and the time left itself; `update` takes them from the caller (the trainer,
 /// whose steps hold many images).
-public struct ProgressBar {
+package struct ProgressBar {
     /// The count at which the work is done; 0 when unknown (then no bar and no time left are shown).
-    public let total: Int
+    package let total: Int
     /// What is counted, before the bar (`detect`, `epoch 3/150`).
-    public let label: String
+    package let label: String
     /// The unit of the rate (`img` gives `img/s`).
-    public let unit: String
+    package let unit: String
     /// Whether anything is drawn.
-    public let enabled: Bool
+    package let enabled: Bool
     /// The count so far.
-    public private(set) var done = 0
+    package private(set) var done = 0
     private let width: Int
     private let start = Date()
     private var lastDraw = Date.distantPast
 
     /// A bar for `total` items (0: unknown). `enabled` defaults to: standard error is a terminal and the work is
     /// not a single item.
-    public init(total: Int, label: String, unit: String = "img", width: Int = 30, enabled: Bool? = nil) {
+    package init(total: Int, label: String, unit: String = "img", width: Int = 30, enabled: Bool? = nil) {
         self.total = total
         self.label = label
         self.unit = unit
@@ -39,7 +39,7 @@ public struct ProgressBar {
     }
 
     /// Counts `n` more items and redraws (rate and time left from the time since the bar was made).
-    public mutating func advance(by n: Int = 1) {
+    package mutating func advance(by n: Int = 1) {
         done += n
         let now = Date()
         guard enabled, now.timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
@@ -52,7 +52,7 @@ public struct ProgressBar {
 
     /// Sets the count, with the rate and the time left as the caller measures them, and `detail` after them;
     /// redraws (always when `done` reaches `total`).
-    public mutating func update(done: Int, rate: Double, secondsLeft: Double?, detail: String = "") {
+    package mutating func update(done: Int, rate: Double, secondsLeft: Double?, detail: String = "") {
         self.done = done
         let now = Date()
         guard enabled, now.timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
@@ -62,7 +62,7 @@ public struct ProgressBar {
     }
 
     /// Prints `line` on standard output above the bar.
-    public func printLine(_ line: String) {
+    package func printLine(_ line: String) {
         if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         print(line)
         fflush(nil)
@@ -70,7 +70,7 @@ public struct ProgressBar {
     }
 
     /// Ends the bar's line (the last drawing stays on screen).
-    public func finish() {
+    package func finish() {
         if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 
@@ -87,7 +87,7 @@ public struct ProgressBar {
 
     /// The bar's text: `LABEL ██████······ DONE/TOTAL  RATE UNIT/s  ETA 1m05s DETAIL`; with an unknown total,
     /// `LABEL DONE UNIT  RATE UNIT/s DETAIL`.
-    public static func render(label: String, done: Int, total: Int, width: Int = 30, rate: Double, unit: String,
+    package static func render(label: String, done: Int, total: Int, width: Int = 30, rate: Double, unit: String,
                               secondsLeft: Double?, detail: String = "") -> String {
         let speed = String(format: "%.1f", rate) + " \(unit)/s"
         guard total > 0 else { return "\(label) \(done) \(unit)  \(speed)" + detail }
@@ -97,7 +97,7 @@ public struct ProgressBar {
     }
 
     /// `1h02m`, `3m05s` or `42s`.
-    public static func duration(_ seconds: Double) -> String {
+    package static func duration(_ seconds: Double) -> String {
         let s = seconds.isFinite ? Int(min(max(seconds, 0), 1e9).rounded()) : 0
         if s >= 3600 { return String(format: "%dh%02dm", s / 3600, s % 3600 / 60) }
         if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }

@@ -2,14 +2,14 @@ import Foundation
 
 extension SHA256 {
     /// The lowercase hex SHA-256 of `data`.
-    public static func hex(of data: Data) -> String {
+    package static func hex(of data: Data) -> String {
         var hasher = SHA256()
         data.withUnsafeBytes { hasher.update($0) }
         return hasher.finalizeHex()
     }
 
     /// The lowercase hex SHA-256 of `bytes`.
-    public static func hex(of bytes: [UInt8]) -> String {
+    package static func hex(of bytes: [UInt8]) -> String {
         var hasher = SHA256()
         bytes.withUnsafeBytes { hasher.update($0) }
         return hasher.finalizeHex()
@@ -17,7 +17,7 @@ extension SHA256 {
 
     /// The lowercase hex SHA-256 of the file at `path`, read in chunks (the file is never held whole in memory).
     /// - Throws: `FileError` naming the path when the file cannot be opened or read.
-    public static func hex(ofFileAt path: String) throws(FileError) -> String {
+    package static func hex(ofFileAt path: String) throws(FileError) -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw FileError(path: path, reason: "cannot open the file for reading")
         }
@@ -39,7 +39,7 @@ extension SHA256 {
 
 /// FIPS 180-4 SHA-256, streaming: `update` with the bytes in order, then `finalizeHex()`. Used to check downloads
 /// against the digest their server names, and by tests to compare bytes with recorded digests.
-public struct SHA256 {
+package struct SHA256 {
     private static let k: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
         0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
@@ -59,10 +59,10 @@ public struct SHA256 {
     private var w = [UInt32](repeating: 0, count: 64)
 
     /// A digest of no bytes yet.
-    public init() { pending.reserveCapacity(64) }
+    package init() { pending.reserveCapacity(64) }
 
     /// Adds `bytes` to the digest.
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         length &+= UInt64(bytes.count)
         var offset = 0
@@ -85,7 +85,7 @@ public struct SHA256 {
     }
 
     /// The lowercase hex digest of everything added (the digest is finished: add nothing more).
-    public mutating func finalizeHex() -> String {
+    package mutating func finalizeHex() -> String {
         let bitLength = length &* 8
         var tail: [UInt8] = [0x80]
         let padding = (56 - (pending.count + 1) % 64 + 64) % 64

@@ -1,3 +1,4 @@
+import DeepfakeCore
 import Foundation
 import Yams
 

@@ -6,14 +6,14 @@ import Heads
 public struct HeadEvaluationInput: Sendable {
     /// The name shown in reports (e.g. `linear`, or a file name for a custom head).
     public var name: String
-    /// `"linear"`, `"knn"` or `"svm"` (`Head.kind`): decides how the output becomes a fake score.
-    public var kind: String
+    /// The head's kind (`Head.kind`): decides how the output becomes a fake score.
+    public var kind: HeadKind
     /// One output per `EvaluationDataset.paths` entry, same order; nil where the image had no embedding
     /// (it is then left out of every metric and counted as failed).
     public var outputs: [HeadOutput?]
 
     /// A head's name, kind and outputs.
-    public init(name: String, kind: String, outputs: [HeadOutput?]) {
+    public init(name: String, kind: HeadKind, outputs: [HeadOutput?]) {
         self.name = name; self.kind = kind; self.outputs = outputs
     }
 }
@@ -24,8 +24,8 @@ public struct PairHeadResult: Sendable {
     public let pair: String
     /// The head's name.
     public let head: String
-    /// The head's kind (`linear`, `knn`, `svm`).
-    public let headKind: String
+    /// The head's kind.
+    public let headKind: HeadKind
     /// Scored reals (failed ones excluded).
     public let realCount: Int
     /// Scored fakes (failed ones excluded).
@@ -53,7 +53,7 @@ public struct PairHeadResult: Sendable {
 /// let dataset = try EvaluationDataset(pairs: pairs)
 /// // embed dataset.paths once, run each head on each embedding (nil where embedding failed)
 /// let report = EvaluationReport(dataset: dataset,
-///                               heads: [HeadEvaluationInput(name: "linear", kind: "linear", outputs: outputs)],
+///                               heads: [HeadEvaluationInput(name: "linear", kind: .linear, outputs: outputs)],
 ///                               imageErrors: errors, settings: ["batch_size": "32"], versions: ["deepfake": "1.0"])
 /// print(report.markdownTable())
 /// try report.writeJSON(to: "out/evaluation.json")
@@ -182,8 +182,8 @@ public struct EvaluationReport: Sendable {
             .object([("key", .string(p.key)), ("real_folder", .string(p.realFolder)), ("fake_folder", .string(p.fakeFolder)),
                      ("n_real", .int(p.realIndices.count)), ("n_fake", .int(p.fakeIndices.count))])
         })))
-        root.append(("heads", .array(heads.map { .object([("name", .string($0.name)), ("kind", .string($0.kind)),
-                                                          ("score", .string($0.kind == "svm" ? "-decision" : "score"))]) })))
+        root.append(("heads", .array(heads.map { .object([("name", .string($0.name)), ("kind", .string($0.kind.rawValue)),
+                                                          ("score", .string($0.kind == .svm ? "-decision" : "score"))]) })))
         root.append(("results", .array(results.map(resultJSON))))
         return JSONValue.object(root).render() + "\n"
     }
@@ -216,7 +216,7 @@ public struct EvaluationReport: Sendable {
         metrics.append(point("tpr_at_fpr_5pct", m.tprAt5PercentFPR))
         let up = r.upstream
         return .object([
-            ("pair", .string(r.pair)), ("head", .string(r.head)), ("head_kind", .string(r.headKind)),
+            ("pair", .string(r.pair)), ("head", .string(r.head)), ("head_kind", .string(r.headKind.rawValue)),
             ("n_real", .int(r.realCount)), ("n_fake", .int(r.fakeCount)),
             ("n_failed_real", .int(r.failedReal)), ("n_failed_fake", .int(r.failedFake)),
             ("upstream", .object([("r_acc", .number(up.realAccuracy)), ("f_acc", .number(up.fakeAccuracy)),

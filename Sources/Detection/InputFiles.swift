@@ -8,11 +8,29 @@ import Glibc
 import Darwin
 #endif
 
+/// Where an input comes from: a file (as given or found under a folder given), or one member of a shard.
+public enum InputOrigin: Sendable, Equatable, CustomStringConvertible {
+    /// A file path (or the pattern or shard spec given, for an error item).
+    case file(String)
+    /// The field `field` (`gen_2.png`) of the sample `key` in `shard`.
+    case shardMember(shard: String, key: String, field: String)
+
+    /// How reports name it: the path, or `SHARD#KEY.FIELD`.
+    public var description: String {
+        switch self {
+        case let .file(path): return path
+        case let .shardMember(shard, key, field): return "\(shard)#\(key).\(field)"
+        }
+    }
+}
+
 /// One image the user asked for: a path as given, or an error saying why it cannot be used.
 public struct InputItem: Sendable, Equatable {
     /// The path as the user gave it, or as found under a directory they gave; bytes of a name that are not
-    /// UTF-8 are written `\xNN` (``rawPath`` holds the real bytes).
+    /// UTF-8 are written `\xNN` (``rawPath`` holds the real bytes). For a shard member, `SHARD#KEY.FIELD`.
     public let path: String
+    /// Where the item comes from; `path` is its display form.
+    public let origin: InputOrigin
     /// Non-nil when the input cannot be read at all (missing path, unreadable directory, not a regular file).
     public let error: String?
     /// The encoded image when it comes from memory (a shard member) rather than from `path`.
@@ -21,7 +39,13 @@ public struct InputItem: Sendable, Equatable {
     public let rawPath: [UInt8]?
 
     public init(path: String, error: String? = nil, bytes: [UInt8]? = nil, rawPath: [UInt8]? = nil) {
-        self.path = path
+        self.init(origin: .file(path), error: error, bytes: bytes, rawPath: rawPath)
+    }
+
+    /// An item from `origin`, named by its display form.
+    public init(origin: InputOrigin, error: String? = nil, bytes: [UInt8]? = nil, rawPath: [UInt8]? = nil) {
+        self.path = origin.description
+        self.origin = origin
         self.error = error
         self.bytes = bytes
         self.rawPath = rawPath
@@ -148,7 +172,7 @@ public func inputStream(paths inputs: [[UInt8]]) -> AnySequence<InputItem> {
                 case let .failure(error): return [InputItem(path: shard, error: "\(error)")]
                 case let .success(sample):
                     return sample.fields.filter { imageFileExtensions.contains(($0.name as NSString).pathExtension.lowercased()) }
-                        .map { InputItem(path: "\(shard)#\(sample.key).\($0.name)", bytes: $0.bytes) }
+                        .map { InputItem(origin: .shardMember(shard: shard, key: sample.key, field: $0.name), bytes: $0.bytes) }
                 }
             })
         })

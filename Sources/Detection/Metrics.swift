@@ -19,7 +19,7 @@ public struct ScoredSample: Sendable, Equatable {
     }
 
     /// A sample from a head's output: the score is `output.fakeScore(headKind:)`, the decision `output.isFake`.
-    public init(isFake: Bool, output: HeadOutput, headKind: String) {
+    public init(isFake: Bool, output: HeadOutput, headKind: HeadKind) {
         self.init(isFake: isFake, score: output.fakeScore(headKind: headKind), predictedFake: output.isFake)
     }
 }
@@ -27,12 +27,11 @@ public struct ScoredSample: Sendable, Equatable {
 extension HeadOutput {
     /// The score oriented so that higher = more fake, as the ranking metrics expect.
     ///
-    /// `"linear"` (probability of fake) and `"knn"` (share of fake neighbours) already are: their `score`.
-    /// `"svm"` (one-class SVM) reports its decision value, where negative means fake (docs/upstream.md, One-class
-    /// SVM sign): its fake score is −decision (−`score` when `decision` is nil). Any other kind is taken as
-    /// already oriented.
-    public func fakeScore(headKind: String) -> Double {
-        headKind == "svm" ? -(decision ?? score) : score
+    /// `.linear` (probability of fake) and `.knn` (share of fake neighbours) already are: their `score`.
+    /// `.svm` (one-class SVM) reports its decision value, where negative means fake (docs/upstream.md, One-class
+    /// SVM sign): its fake score is −decision (−`score` when `decision` is nil).
+    public func fakeScore(headKind: HeadKind) -> Double {
+        headKind == .svm ? -(decision ?? score) : score
     }
 }
 

@@ -12,10 +12,19 @@ public struct LoadedModel: Sendable {
     public let heads: [(kind: HeadKind, head: Head)]
 }
 
-/// Why a model or head could not be loaded; `description` names the file and the reason.
-public struct ModelLoadingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// Why a head could not be loaded; `description` names the file and the reason.
+public enum ModelLoadingError: Error, CustomStringConvertible {
+    /// The head file does not exist.
+    case noHeadFile(path: String)
+    /// The head of `kind` exists but cannot be read (`underlying` says why: a `HeadError`, `HeadStoreError`, ...).
+    case head(kind: HeadKind, underlying: any Error)
+
+    public var description: String {
+        switch self {
+        case let .noHeadFile(path): return "\(path): no such head file"
+        case let .head(kind, underlying): return "cannot load the \(kind.rawValue) head: \(underlying)"
+        }
+    }
 }
 
 /// The repository `deepfake` uses when no model is named.
@@ -23,7 +32,7 @@ public let defaultModelRepository = "aimagelab/CoDE"
 
 /// Reads a head file: this project's safetensors format, or a scikit-learn pickle / joblib file as released.
 public func loadHead(path: String) throws -> Head {
-    guard FileManager.default.fileExists(atPath: path) else { throw ModelLoadingError("\(path): no such head file") }
+    guard FileManager.default.fileExists(atPath: path) else { throw ModelLoadingError.noHeadFile(path: path) }
     if path.hasSuffix(".safetensors") { return try HeadStore.load(from: path) }
     return try Head(sklearnFile: path)
 }
@@ -45,7 +54,7 @@ public func loadModel(folder: String, heads kinds: [HeadKind], headFile: String?
         do {
             heads.append((kind, try loadHead(path: path)))
         } catch {
-            throw ModelLoadingError("cannot load the \(kind.rawValue) head: \(error)")
+            throw ModelLoadingError.head(kind: kind, underlying: error)
         }
     }
     return LoadedModel(folder: folder, backbone: backbone, heads: heads)

@@ -1,25 +1,12 @@
+import D3
 import Heads
 
-/// What a D3 shard member is in an evaluation: the record's real image, a generator's image, or neither.
-enum ShardEvaluationRole: Equatable {
-    case real
-    case generated(Int)
-    /// An unreadable shard or an image field that is neither `real` nor `gen_K`: kept for its error report.
-    case other
-
-    /// From an item name `SHARD#KEY.FIELD` (`inputStream`'s naming), e.g. `…#0001.gen_2.png` → generated(2).
-    /// As webdataset splits a member name: the field starts after the first dot of the name's last path
-    /// component; its own first component (`gen_2` of `gen_2.png`) names it.
-    init(itemPath: String) {
-        guard let hash = itemPath.lastIndex(of: "#") else { self = .other; return }
-        let member = itemPath[itemPath.index(after: hash)...]
-        let base = member.split(separator: "/", omittingEmptySubsequences: false).last ?? member
-        let parts = base.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count >= 3 else { self = .other; return }
-        let field = parts[1].lowercased()
-        if field == "real" { self = .real }
-        else if field.hasPrefix("gen_"), let k = Int(field.dropFirst(4)), k >= 0 { self = .generated(k) }
-        else { self = .other }
+extension InputItem {
+    /// The D3 role of a shard member's image field (`real.EXT`, `gen_K.EXT`); nil for a file, an unreadable shard
+    /// or any other field.
+    var d3Role: D3Role? {
+        guard case let .shardMember(_, _, field) = origin else { return nil }
+        return D3Role(fieldName: field)
     }
 }
 
@@ -33,20 +20,22 @@ extension Detector {
     public func evaluateShards(_ specs: [String], subset: String = "shards", settings: [String: String] = [:],
                                versions: [String: String] = [:], progress: (Int) -> Void = { _ in }) -> EvaluationReport {
         var otherFields = 0, otherExample = ""
+        var rolesByPath: [String: D3Role] = [:]
         let items = inputStream(specs).lazy.filter { item in
-            let role = ShardEvaluationRole(itemPath: item.path)
-            if role == .other && item.error == nil {
+            guard let role = item.d3Role else {
+                if item.error != nil { return true }  // kept for its error report
                 otherFields += 1
                 if otherExample.isEmpty { otherExample = item.path }
                 return false
             }
+            rolesByPath[item.path] = role
             return true
         }
         let scored = score(items, progress: progress)
-        let roles = scored.paths.map(ShardEvaluationRole.init(itemPath:))
+        let roles = scored.paths.map { rolesByPath[$0] }
         let reals = roles.indices.filter { roles[$0] == .real }
         var generators: [Int: [Int]] = [:]
-        for (i, role) in roles.enumerated() { if case let .generated(k) = role { generators[k, default: []].append(i) } }
+        for (i, role) in roles.enumerated() { if case let .fake(k)? = role { generators[k, default: []].append(i) } }
         let source = specs.joined(separator: " ")
         let pairs = generators.keys.sorted().map { k in
             EvaluationDataset.Pair(key: D3Layout.key(subset: subset, generator: k), realFolder: source + " real",

@@ -9,7 +9,7 @@ import Darwin
 #endif
 
 /// What a folder walk met.
-public enum FolderWalkEvent: Sendable, Equatable {
+package enum FolderWalkEvent: Sendable, Equatable {
     /// A regular file, or a followed symbolic link to one (`target`: the link's resolved path, what to open).
     case file(path: [UInt8], name: [UInt8], target: [UInt8]?)
     /// An entry passed over, what it is, and why.
@@ -17,7 +17,7 @@ public enum FolderWalkEvent: Sendable, Equatable {
 }
 
 /// What kind of entry a walk passed over.
-public enum FolderWalkProblemKind: Sendable, Equatable {
+package enum FolderWalkProblemKind: Sendable, Equatable {
     /// A folder (or a link to one) that cannot be searched.
     case folder
     /// A folder already searched, reached again through a symbolic link.
@@ -32,7 +32,7 @@ public enum FolderWalkProblemKind: Sendable, Equatable {
 }
 
 /// What a walk does with an entry, decided from its name alone.
-public enum FolderWalkScreening: Sendable, Equatable {
+package enum FolderWalkScreening: Sendable, Equatable {
     /// Look at it: a folder is searched, a file reported.
     case visit
     /// Leave it out without a word (and do not search it when it is a folder).
@@ -42,14 +42,14 @@ public enum FolderWalkScreening: Sendable, Equatable {
 }
 
 /// How ``walkFolder(_:screen:refuseLink:visit:)`` treats names and symbolic links.
-public struct FolderWalkRules {
+package struct FolderWalkRules {
     /// Called with each name before anything else is done with it.
-    public var screen: ([UInt8]) -> FolderWalkScreening
+    package var screen: ([UInt8]) -> FolderWalkScreening
     /// Called with the resolved target of each symbolic link (the walk's root resolved too, as `root`):
     /// a reason to refuse following it, or nil to follow.
-    public var refuseLink: (_ target: [UInt8], _ root: [UInt8]) -> String?
+    package var refuseLink: (_ target: [UInt8], _ root: [UInt8]) -> String?
 
-    public init(screen: @escaping ([UInt8]) -> FolderWalkScreening = { _ in .visit },
+    package init(screen: @escaping ([UInt8]) -> FolderWalkScreening = { _ in .visit },
                 refuseLink: @escaping (_ target: [UInt8], _ root: [UInt8]) -> String? = { _, _ in nil }) {
         self.screen = screen
         self.refuseLink = refuseLink
@@ -57,7 +57,7 @@ public struct FolderWalkRules {
 }
 
 /// Whether `target` is `root` or lies under it (both resolved paths).
-public func pathIsInside(_ target: [UInt8], _ root: [UInt8]) -> Bool {
+package func pathIsInside(_ target: [UInt8], _ root: [UInt8]) -> Bool {
     root == [0x2F] || target == root || (target.count > root.count && target.starts(with: root) && target[root.count] == 0x2F)
 }
 
@@ -69,7 +69,7 @@ public func pathIsInside(_ target: [UInt8], _ root: [UInt8]) -> Bool {
 /// reached a second time (through links), a folder that cannot be opened, a FIFO, socket or device, and an entry
 /// that cannot be looked at (a path over PATH_MAX, no permission) are problems with their real cause.
 /// - Throws: when `root` itself is not a folder that can be opened.
-public func walkFolder(_ root: [UInt8], rules: FolderWalkRules = .init(), visit: (FolderWalkEvent) -> Void) throws(FileReadError) {
+package func walkFolder(_ root: [UInt8], rules: FolderWalkRules = .init(), visit: (FolderWalkEvent) -> Void) throws(FileReadError) {
     var info = stat()
     guard withCPath(root, { stat($0, &info) }) == 0 else { throw .cannotOpen(code: errno, path: printablePath(root)) }
     guard info.st_mode & S_IFMT == S_IFDIR else { throw .notRegularFile(kind: fileKindText(info.st_mode)) }
@@ -162,7 +162,7 @@ private struct FolderWalker {
 
 /// The names in `folder` as bytes, in byte order, without `.` and `..`; nil when it cannot be opened (`errno`
 /// says why).
-public func folderEntryNames(_ folder: [UInt8]) -> [[UInt8]]? {
+package func folderEntryNames(_ folder: [UInt8]) -> [[UInt8]]? {
     guard let handle = withCPath(folder, { opendir($0) }) else { return nil }
     defer { closedir(handle) }
     var names: [[UInt8]] = []
@@ -174,4 +174,4 @@ public func folderEntryNames(_ folder: [UInt8]) -> [[UInt8]]? {
 }
 
 /// ``folderEntryNames(_:)-([UInt8])`` for a folder given as text.
-public func folderEntryNames(_ folder: String) -> [[UInt8]]? { folderEntryNames(Array(folder.utf8)) }
+package func folderEntryNames(_ folder: String) -> [[UInt8]]? { folderEntryNames(Array(folder.utf8)) }

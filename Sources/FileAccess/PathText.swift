@@ -8,7 +8,7 @@ import Darwin
 #endif
 
 /// A path's bytes as text: valid UTF-8 as is, every other byte written `\xNN` (two upper-case hex digits).
-public func printablePath(_ bytes: some Collection<UInt8>) -> String {
+package func printablePath(_ bytes: some Collection<UInt8>) -> String {
     let raw = Array(bytes)
     if let text = String(validating: raw, as: UTF8.self) { return text }
     var out = ""
@@ -34,7 +34,7 @@ public func printablePath(_ bytes: some Collection<UInt8>) -> String {
 }
 
 /// The kind of a file that is not a regular file, for messages: "a FIFO", "a socket", "a character device", …
-public func fileKindText(_ mode: mode_t) -> String {
+package func fileKindText(_ mode: mode_t) -> String {
     switch mode & S_IFMT {
     case S_IFIFO: return "a FIFO"
     case S_IFSOCK: return "a socket"
@@ -48,7 +48,7 @@ public func fileKindText(_ mode: mode_t) -> String {
 }
 
 /// The reason an operation on `path` failed, by its real cause (`errno` `code`).
-public func pathErrorText(_ code: Int32, _ path: String) -> String {
+package func pathErrorText(_ code: Int32, _ path: String) -> String {
     switch code {
     case ENAMETOOLONG:
         return "the path is \(path.utf8.count) bytes, longer than the system allows (PATH_MAX, \(PATH_MAX) bytes, "
@@ -62,7 +62,7 @@ public func pathErrorText(_ code: Int32, _ path: String) -> String {
 }
 
 /// `body` with `path` as a NUL-terminated C string.
-public func withCPath<T>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
+package func withCPath<T>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
     (path + [0]).withUnsafeBufferPointer { bytes in
         bytes.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
     }

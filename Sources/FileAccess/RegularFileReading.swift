@@ -9,7 +9,7 @@ import Darwin
 #endif
 
 /// Why ``readRegularFile(_:limit:followFinalLink:)`` read nothing.
-public enum FileReadError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum FileReadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `stat` or `open` failed; `code` is its `errno`, `path` the path as text (its length explains ENAMETOOLONG).
     case cannotOpen(code: Int32, path: String)
     /// The final component is a symbolic link and links were not to be followed.
@@ -23,7 +23,7 @@ public enum FileReadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `fstat` or `read` failed with `errno` `code`.
     case ioFailure(operation: String, code: Int32)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .cannotOpen(code, path): return pathErrorText(code, path)
         case .symbolicLink: return "is a symbolic link (not followed here)"
@@ -40,7 +40,7 @@ public enum FileReadError: Error, Sendable, Equatable, CustomStringConvertible {
 /// The file is opened with `O_NONBLOCK` (and `O_NOFOLLOW` unless `followFinalLink`), then `fstat` on the
 /// descriptor decides: anything but a regular file is refused before a byte is read, as is a file larger than
 /// `limit`; a file growing while it is read stops at `limit + 1` bytes and is refused.
-public func readRegularFile(_ path: [UInt8], limit: Int, followFinalLink: Bool = true) throws(FileReadError) -> [UInt8] {
+package func readRegularFile(_ path: [UInt8], limit: Int, followFinalLink: Bool = true) throws(FileReadError) -> [UInt8] {
     // A first look spares devices even being opened (opening some has effects); the fstat below decides.
     var before = stat()
     if withCPath(path, { followFinalLink ? stat($0, &before) : lstat($0, &before) }) == 0 {
@@ -85,6 +85,6 @@ public func readRegularFile(_ path: [UInt8], limit: Int, followFinalLink: Bool =
 }
 
 /// ``readRegularFile(_:limit:followFinalLink:)`` for a path given as text.
-public func readRegularFile(_ path: String, limit: Int, followFinalLink: Bool = true) throws(FileReadError) -> [UInt8] {
+package func readRegularFile(_ path: String, limit: Int, followFinalLink: Bool = true) throws(FileReadError) -> [UInt8] {
     try readRegularFile(Array(path.utf8), limit: limit, followFinalLink: followFinalLink)
 }

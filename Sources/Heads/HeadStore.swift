@@ -24,7 +24,7 @@ public enum HeadStore {
         var metadata = extraMetadata
         metadata["format"] = format
         metadata["version"] = version
-        metadata["kind"] = head.kind
+        metadata["kind"] = head.kind.rawValue
         var doubles: [(name: String, shape: [Int], data: [Double])] = []
         var floats: [(name: String, tensor: Tensor)] = []
         switch head {

@@ -107,12 +107,12 @@ public enum Head: Sendable, Equatable {
     case knn(KNNHead)
     case svm(OneClassSVMHead)
 
-    /// "linear", "knn" or "svm", as the CLI names them.
-    public var kind: String {
+    /// Which of the three heads this is.
+    public var kind: HeadKind {
         switch self {
-        case .linear: return "linear"
-        case .knn: return "knn"
-        case .svm: return "svm"
+        case .linear: return .linear
+        case .knn: return .knn
+        case .svm: return .svm
         }
     }
 }

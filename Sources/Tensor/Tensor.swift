@@ -23,7 +23,4 @@ public struct Tensor: Sendable, Equatable {
 
     /// Number of elements.
     public var count: Int { data.count }
-
-    /// The shape written as `[a, b, c]`, for messages.
-    public var shapeDescription: String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 }

@@ -7,7 +7,7 @@ import Imaging
 
 /// One image augmentation: an RGB image in, an RGB image out, with its random parameters (if any)
 /// drawn from `rng`.
-public protocol Augmentation: Sendable {
+package protocol Augmentation: Sendable {
     /// A short name for logs and reports.
     var name: String { get }
     /// Applies the augmentation, drawing any random parameters from `rng`.
@@ -15,11 +15,11 @@ public protocol Augmentation: Sendable {
 }
 
 /// Left-right mirror (augly `hflip` = Pillow `transpose(FLIP_LEFT_RIGHT)`); no random parameters.
-public struct HorizontalFlip: Augmentation {
-    public init() {}
-    public var name: String { "hflip" }
+package struct HorizontalFlip: Augmentation {
+    package init() {}
+    package var name: String { "hflip" }
 
-    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
         image.flippedHorizontally()
     }
 }
@@ -30,11 +30,11 @@ public struct HorizontalFlip: Augmentation {
 /// Pillow's RGB→L is the ITU-R 601-2 luma in 16-bit fixed point:
 /// `L = (19595·R + 38470·G + 7471·B + 2¹⁵) >> 16` (the weights are 0.299, 0.587, 0.114 scaled by
 /// 2¹⁶ and sum to 2¹⁶, so the result is the weighted sum rounded half up).
-public struct Grayscale: Augmentation {
-    public init() {}
-    public var name: String { "grayscale" }
+package struct Grayscale: Augmentation {
+    package init() {}
+    package var name: String { "grayscale" }
 
-    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
         image.grayscaled()
     }
 }
@@ -45,26 +45,26 @@ public struct Grayscale: Augmentation {
 ///
 /// Uses the Imaging module's `encodeJPEG` (libjpeg-turbo with Pillow's settings) and decoder; should
 /// either fail (which a valid non-empty image does not), the image is returned unchanged.
-public struct JPEGReencode: Augmentation {
+package struct JPEGReencode: Augmentation {
     /// The quality levels, one drawn per application.
-    public var qualities: [Int]
+    package var qualities: [Int]
 
     /// A re-encode at one of `qualities` (upstream's levels by default).
-    public init(qualities: [Int] = [40, 55, 70, 85, 100]) {
+    package init(qualities: [Int] = [40, 55, 70, 85, 100]) {
         precondition(!qualities.isEmpty, "JPEGReencode: no quality levels")
         self.qualities = qualities
     }
 
-    public var name: String { "jpeg_quality" }
+    package var name: String { "jpeg_quality" }
 
-    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
         let quality = rng.element(of: qualities)
         return Self.reencode(image, quality: quality) ?? image
     }
 
     /// Pillow `Image.open(BytesIO(save(image, "JPEG", quality=quality))).convert("RGB")`; `nil` if the
     /// encoder or decoder fails.
-    public static func reencode(_ image: RGBImage, quality: Int) -> RGBImage? {
+    package static func reencode(_ image: RGBImage, quality: Int) -> RGBImage? {
         guard let bytes = try? encodeJPEG(image, quality: quality) else { return nil }
         return try? decodeImage(bytes, name: "jpeg re-encode q\(quality)")
     }
@@ -72,13 +72,13 @@ public struct JPEGReencode: Augmentation {
 
 extension RGBImage {
     /// The image mirrored left to right (Pillow `transpose(Image.FLIP_LEFT_RIGHT)`).
-    public func flippedHorizontally() -> RGBImage {
+    package func flippedHorizontally() -> RGBImage {
         remapped(width: width, height: height) { x, y in (width - 1 - x, y) }
     }
 
     /// Pillow's `convert("L").convert("RGB")`: each pixel replaced by its luma
     /// `(19595·R + 38470·G + 7471·B + 32768) >> 16` in all three channels.
-    public func grayscaled() -> RGBImage {
+    package func grayscaled() -> RGBImage {
         var out = [UInt8](repeating: 0, count: pixels.count)
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
@@ -99,7 +99,7 @@ extension RGBImage {
     /// Pillow `crop((left, top, left + width, top + height))` for a box inside the image.
     ///
     /// - Precondition: the box lies inside the image.
-    public func cropped(_ box: CropBox) -> RGBImage {
+    package func cropped(_ box: CropBox) -> RGBImage {
         precondition(box.top >= 0 && box.left >= 0 && box.height >= 0 && box.width >= 0
                      && box.top + box.height <= height && box.left + box.width <= width,
                      "crop box \(box) outside a \(width)x\(height) image")
@@ -115,27 +115,27 @@ extension RGBImage {
 ///
 /// With fewer operations than `n` in the list, all of them are candidates (`min(n, count)` are drawn).
 /// `MassiveTransform.upstream()` is CoDE's; `MassiveTransform()` has no operations (no augmentation).
-public struct MassiveTransform: Sendable {
+package struct MassiveTransform: Sendable {
     /// The operations, in upstream's index order.
-    public var operations: [any Augmentation]
+    package var operations: [any Augmentation]
     /// Upstream's `--num_transform` (2 in CoDE's training script): the largest `n`.
-    public var maxOperations: Int
+    package var maxOperations: Int
 
     /// A transform over `operations` applying at most `maxOperations` of them per call.
-    public init(operations: [any Augmentation] = [], maxOperations: Int = 2) {
+    package init(operations: [any Augmentation] = [], maxOperations: Int = 2) {
         precondition(maxOperations >= 0, "MassiveTransform: maxOperations must be non-negative")
         self.operations = operations
         self.maxOperations = maxOperations
     }
 
     /// Three of the operations (flip, grayscale, JPEG): a small list for tests and examples.
-    public static let examples = MassiveTransform(operations: [HorizontalFlip(), Grayscale(), JPEGReencode()], maxOperations: 2)
+    package static let examples = MassiveTransform(operations: [HorizontalFlip(), Grayscale(), JPEGReencode()], maxOperations: 2)
 
     /// Upstream's 19 operations in index order, each with upstream's range or levels (docs/upstream.md, Augmentations):
     /// 0 blur, 1 brightness, 2 aspect ratio, 3 pixelization, 4 rotation, 5 contrast, 6 saturation,
     /// 7 JPEG quality, 8 grayscale, 9 horizontal flip, 10 opacity, 11 overlay stripes, 12 pad, 13 resize,
     /// 14 random crop, 15 scale, 16 sharpen, 17 shuffle pixels, 18 skew.
-    public static var upstreamOperations: [any Augmentation] {
+    package static var upstreamOperations: [any Augmentation] {
         [RandomBlur(), RandomBrightness(), RandomAspectRatio(), RandomPixelization(), RandomRotation(),
          Contrast(), Saturation(), JPEGReencode(), Grayscale(), HorizontalFlip(), Opacity(), OverlayStripes(),
          Pad(), Resize(), RandomCrop(), Scale(), Sharpen(), ShufflePixels(), Skew()]
@@ -143,18 +143,18 @@ public struct MassiveTransform: Sendable {
 
     /// CoDE's training augmentations: upstream's 19 operations, at most `maxOperations` per view
     /// (upstream's `--num_transform`; CoDE's training script uses 2).
-    public static func upstream(maxOperations: Int = 2) -> MassiveTransform {
+    package static func upstream(maxOperations: Int = 2) -> MassiveTransform {
         MassiveTransform(operations: upstreamOperations, maxOperations: maxOperations)
     }
 
     /// Draws `n` and the operation indices (sorted ascending).
-    public func drawOperations(rng: inout RandomSource) -> [Int] {
+    package func drawOperations(rng: inout RandomSource) -> [Int] {
         let n = rng.int(in: 0...maxOperations)
         return rng.sample(min(n, operations.count), of: operations.count).sorted()
     }
 
     /// Draws the operations and, when `transform` is true, applies them in order.
-    public func apply(_ image: RGBImage, transform: Bool, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ image: RGBImage, transform: Bool, rng: inout RandomSource) -> RGBImage {
         let chosen = drawOperations(rng: &rng)
         guard transform else { return image }
         return apply(chosen, to: image, rng: &rng)
@@ -164,7 +164,7 @@ public struct MassiveTransform: Sendable {
     /// of a picture a few pixels wide can: its max-area rectangle rounds to nothing, where upstream's next
     /// Pillow call would raise) is skipped, its random draws still consumed, so a tiny input cannot stop a
     /// training run.
-    public func apply(_ chosen: [Int], to image: RGBImage, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ chosen: [Int], to image: RGBImage, rng: inout RandomSource) -> RGBImage {
         var out = image
         for index in chosen {
             let next = operations[index].apply(out, rng: &rng)

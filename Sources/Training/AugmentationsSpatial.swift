@@ -8,24 +8,24 @@ import Imaging
 /// augly `RandomBlur` (upstream op 0): a radius drawn uniformly from `minRadius..<maxRadius`
 /// (Python's `random.uniform`), then augly `blur`: Pillow `filter(GaussianBlur(radius))`, the radius
 /// passed to Pillow as a 32-bit float. Upstream's range is 0.1 to 2.0 (`--blur-min/max`).
-public struct RandomBlur: Augmentation {
-    public var minRadius: Double
-    public var maxRadius: Double
+package struct RandomBlur: Augmentation {
+    package var minRadius: Double
+    package var maxRadius: Double
 
-    public init(minRadius: Double = 0.1, maxRadius: Double = 2.0) {
+    package init(minRadius: Double = 0.1, maxRadius: Double = 2.0) {
         precondition(minRadius > 0 && minRadius <= maxRadius, "RandomBlur: need 0 < minRadius <= maxRadius")
         self.minRadius = minRadius
         self.maxRadius = maxRadius
     }
 
-    public var name: String { "blur" }
+    package var name: String { "blur" }
 
-    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
         Self.blur(image, radius: rng.uniform(minRadius, maxRadius))
     }
 
     /// augly `blur(image, radius)`.
-    public static func blur(_ image: RGBImage, radius: Double) -> RGBImage {
+    package static func blur(_ image: RGBImage, radius: Double) -> RGBImage {
         image.gaussianBlurred(radius: Float(radius))
     }
 }
@@ -34,26 +34,26 @@ public struct RandomBlur: Augmentation {
 /// augly `rotate`: Pillow `rotate(degrees, expand=True)` (NEAREST, black corners) and a centre crop to
 /// the largest axis-aligned rectangle inside the rotated image (`rotated_rect_with_max_area`), so no
 /// black corner remains (up to rounding). Upstream's range is 90 to 270 degrees.
-public struct RandomRotation: Augmentation {
-    public var minDegrees: Double
-    public var maxDegrees: Double
+package struct RandomRotation: Augmentation {
+    package var minDegrees: Double
+    package var maxDegrees: Double
 
-    public init(minDegrees: Double = 90, maxDegrees: Double = 270) {
+    package init(minDegrees: Double = 90, maxDegrees: Double = 270) {
         precondition(minDegrees <= maxDegrees, "RandomRotation: minDegrees > maxDegrees")
         self.minDegrees = minDegrees
         self.maxDegrees = maxDegrees
     }
 
-    public var name: String { "rotation" }
+    package var name: String { "rotation" }
 
-    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
         Self.rotate(image, degrees: rng.uniform(minDegrees, maxDegrees))
     }
 
     /// augly `rotate(image, degrees)`: the rotated image (expanded), cropped to
     /// `(⌊cx − wr/2⌋, ⌊cy − hr/2⌋, ⌊cx + wr/2⌋, ⌊cy + hr/2⌋)` (Python `int()`, towards zero) around its
     /// centre `(cx, cy) = (W′/2, H′/2)`, with `(wr, hr) = maxAreaRectangle(W, H, degrees)`.
-    public static func rotate(_ image: RGBImage, degrees: Double) -> RGBImage {
+    package static func rotate(_ image: RGBImage, degrees: Double) -> RGBImage {
         let rotated = image.rotated(degrees: degrees, expand: true)
         let cx = Double(rotated.width) / 2, cy = Double(rotated.height) / 2
         let (wr, hr) = maxAreaRectangle(width: image.width, height: image.height, degrees: degrees)
@@ -66,7 +66,7 @@ public struct RandomRotation: Augmentation {
     /// `2·sin·cos·long` (or the angle is within 1e-10 of 45° mod 90°), the rectangle touches both long
     /// sides: `x = short/2`, `(x/sin, x/cos)` (swapped for portrait); otherwise
     /// `((w·cos − h·sin)/cos 2a, (h·cos − w·sin)/cos 2a)` with `|sin|`, `|cos|`.
-    public static func maxAreaRectangle(width w: Int, height h: Int, degrees: Double) -> (Double, Double) {
+    package static func maxAreaRectangle(width w: Int, height h: Int, degrees: Double) -> (Double, Double) {
         let widthIsLonger = w >= h
         let (long, short) = widthIsLonger ? (Double(w), Double(h)) : (Double(h), Double(w))
         let radians = degrees * (Double.pi / 180.0)
@@ -84,22 +84,22 @@ public struct RandomRotation: Augmentation {
 /// uniformly, then Pillow `transform(size, AFFINE, (1, s, −s·H/2, 0, 1, 0), BILINEAR)`: row `y` shifts
 /// horizontally by `s·(y + 0.5 − H/2)` source pixels, the image keeps its size, and uncovered areas are
 /// black.
-public struct Skew: Augmentation {
-    public var levels: [Double]
+package struct Skew: Augmentation {
+    package var levels: [Double]
 
-    public init(levels: [Double] = [-1.0, -0.5, 0.0, 0.5, 1.0]) {
+    package init(levels: [Double] = [-1.0, -0.5, 0.0, 0.5, 1.0]) {
         precondition(!levels.isEmpty, "Skew: no levels")
         self.levels = levels
     }
 
-    public var name: String { "skew" }
+    package var name: String { "skew" }
 
-    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
         Self.skew(image, factor: rng.element(of: levels))
     }
 
     /// augly `skew(image, skew_factor: factor, axis: 0)`.
-    public static func skew(_ image: RGBImage, factor s: Double) -> RGBImage {
+    package static func skew(_ image: RGBImage, factor s: Double) -> RGBImage {
         image.affineTransformed(width: image.width, height: image.height,
                                 coefficients: (1, s, -s * Double(image.height) / 2, 0, 1, 0),
                                 resampling: .bilinear)
@@ -113,28 +113,28 @@ public struct Skew: Augmentation {
 /// The chosen positions and their permutation depend only on the image size (docs/upstream.md, ShufflePixels seed);
 /// `factor == 0` returns the image unchanged. The draw of the level uses `rng`; the shuffle does not.
 /// An image one pixel high or wide comes back reshaped as augly returns it (see `squeezedLine`).
-public struct ShufflePixels: Augmentation {
+package struct ShufflePixels: Augmentation {
     /// Upstream's levels: `torch.linspace(0, 0.35, 5)` (float32) read back as doubles.
-    public static let upstreamFactors: [Double] = [0.0, 0.08749999850988388, 0.17499999701976776,
+    package static let upstreamFactors: [Double] = [0.0, 0.08749999850988388, 0.17499999701976776,
                                                    0.26249998807907104, 0.3499999940395355]
 
-    public var factors: [Double]
-    public var seed: UInt32
+    package var factors: [Double]
+    package var seed: UInt32
 
-    public init(factors: [Double] = ShufflePixels.upstreamFactors, seed: UInt32 = 42) {
+    package init(factors: [Double] = ShufflePixels.upstreamFactors, seed: UInt32 = 42) {
         precondition(!factors.isEmpty && factors.allSatisfy { $0 >= 0 && $0 <= 1 }, "ShufflePixels: factors must be in [0, 1]")
         self.factors = factors
         self.seed = seed
     }
 
-    public var name: String { "shuffle_pixels" }
+    package var name: String { "shuffle_pixels" }
 
-    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
         Self.shuffle(image, factor: rng.element(of: factors), seed: seed)
     }
 
     /// augly `shuffle_pixels(image, factor, seed)`.
-    public static func shuffle(_ image: RGBImage, factor: Double, seed: UInt32 = 42) -> RGBImage {
+    package static func shuffle(_ image: RGBImage, factor: Double, seed: UInt32 = 42) -> RGBImage {
         precondition(factor >= 0 && factor <= 1, "ShufflePixels: factor must be in [0, 1]")
         let count = image.width * image.height
         guard factor != 0, count > 0 else { return image }

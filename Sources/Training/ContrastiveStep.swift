@@ -11,18 +11,18 @@ import ViT
 /// most `microBatch` images are forwarded again with caching and back-propagated one at a time: one extra
 /// forward per image (about +30% time), activations for one chunk only.
 /// Both modes give the same loss and gradients up to float rounding of the gradient sums.
-public struct ContrastiveStep: Sendable {
-    public var loss: CoDELoss
-    public var options: ComputeOptions
+package struct ContrastiveStep: Sendable {
+    package var loss: CoDELoss
+    package var options: ComputeOptions
     /// Images per recomputed forward/backward chunk; nil keeps both whole forwards' activations.
-    public var microBatch: Int?
+    package var microBatch: Int?
     /// Buffers reused from step to step (activation caches, scratch); nil allocates afresh every step.
     /// Reuse saves the page faults of touching new memory (~40% of the training forward's time here); the
     /// workspace keeps the step's peak memory until it is released (`ViTWorkspace.clear()`).
-    public var workspace: ViTWorkspace?
+    package var workspace: ViTWorkspace?
 
     /// `workspace` defaults to a new one owned by this step (and by its copies).
-    public init(loss: CoDELoss = .init(), options: ComputeOptions = .init(), microBatch: Int? = nil,
+    package init(loss: CoDELoss = .init(), options: ComputeOptions = .init(), microBatch: Int? = nil,
                 workspace: ViTWorkspace? = ViTWorkspace()) {
         precondition(microBatch.map { $0 > 0 } ?? true, "microBatch must be positive")
         self.loss = loss
@@ -31,19 +31,19 @@ public struct ContrastiveStep: Sendable {
         self.workspace = workspace
     }
 
-    public struct Result: Sendable {
+    package struct Result: Sendable {
         /// Loss value, L_real, L_fake and d(loss)/d(embeddings).
-        public var loss: CoDELoss.Result<Float>
+        package var loss: CoDELoss.Result<Float>
         /// d(loss)/d(parameter) for every parameter (zeros for q/k/v biases the config does not have).
-        public var gradients: ViTWeights
+        package var gradients: ViTWeights
         /// The CLS embeddings [8, B, D] in `ViewGroup` order (augmented views unpermuted).
-        public var embeddings: [Float]
+        package var embeddings: [Float]
     }
 
     /// `first` holds cat[real, fake, augmentedReal, augmentedFake] and `second` cat[globalReal, localReal,
     /// globalFake, localFake]: 4·records normalized CHW images each, every group in record order (the
     /// permutation is applied to the embeddings, not to these images).
-    public func run(model: VisionTransformer, first: UnsafeBufferPointer<Float>, second: UnsafeBufferPointer<Float>,
+    package func run(model: VisionTransformer, first: UnsafeBufferPointer<Float>, second: UnsafeBufferPointer<Float>,
                     records: Int, permutation: AugmentationPermutation) -> Result {
         let per = 4 * records * model.inputCount
         precondition(first.count == per && second.count == per, "each forward takes 4·\(records) images (\(per) floats)")

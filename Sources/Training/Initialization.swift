@@ -18,17 +18,17 @@ import ViT
 /// The distributions match timm's; the values do not (our generator, not torch's). Each tensor is
 /// drawn from its own child stream, `rng.derived(index)` with `index` its position in
 /// `ParameterSet.vit(config)`, so the result depends only on the seed.
-public enum ViTInitialization {
+package enum ViTInitialization {
     /// Standard deviation of timm's truncated-normal inits.
-    public static let truncatedNormalStd = 0.02
+    package static let truncatedNormalStd = 0.02
     /// timm's `trunc_normal_` default bounds (absolute values).
-    public static let truncatedNormalBounds = (-2.0)...2.0
+    package static let truncatedNormalBounds = (-2.0)...2.0
     /// Standard deviation of the class token.
-    public static let classTokenStd = 1e-6
+    package static let classTokenStd = 1e-6
 
     /// The uniform bound of PyTorch's `kaiming_uniform_(w, a=√5)` for a layer with `fanIn` inputs,
     /// computed as torch does: `gain = √(2/(1+a²))`, `std = gain/√fan_in`, `bound = √3 · std`.
-    public static func kaimingUniformBound(fanIn: Int) -> Double {
+    package static func kaimingUniformBound(fanIn: Int) -> Double {
         let a = 5.0.squareRoot()
         let gain = (2.0 / (1 + a * a)).squareRoot()
         let std = gain / Double(fanIn).squareRoot()
@@ -36,12 +36,12 @@ public enum ViTInitialization {
     }
 
     /// PyTorch's default Conv2d/Linear bias bound, `1/√fan_in`.
-    public static func defaultBiasBound(fanIn: Int) -> Double {
+    package static func defaultBiasBound(fanIn: Int) -> Double {
         fanIn > 0 ? 1 / Double(fanIn).squareRoot() : 0
     }
 
     /// New weights for `config`, initialised as timm does for training from scratch.
-    public static func timm(config: ViTConfig, rng: RandomSource) -> ViTWeights {
+    package static func timm(config: ViTConfig, rng: RandomSource) -> ViTWeights {
         let set = ParameterSet.vit(config)
         let fanIn = config.channels * config.patchSize * config.patchSize
         var tensors: [[Float]] = []
@@ -72,19 +72,19 @@ public enum ViTInitialization {
     }
 
     /// Whether `name` is a Linear layer's weight in timm's ViT.
-    public static func isLinearWeight(_ name: String) -> Bool {
+    package static func isLinearWeight(_ name: String) -> Bool {
         name.hasSuffix("attn.qkv.weight") || name.hasSuffix("attn.proj.weight")
             || name.hasSuffix("mlp.fc1.weight") || name.hasSuffix("mlp.fc2.weight")
     }
 
     /// Whether `name` is a LayerNorm's weight in timm's ViT.
-    public static func isLayerNormWeight(_ name: String) -> Bool {
+    package static func isLayerNormWeight(_ name: String) -> Bool {
         name == "norm.weight" || name.hasSuffix(".norm1.weight") || name.hasSuffix(".norm2.weight")
     }
 
     /// Assembles `ViTWeights` from tensors in `parameters` order (a `vit(config)` set); a missing
     /// qkv bias (config without one) becomes zeros.
-    public static func weights(from tensors: [[Float]], parameters set: ParameterSet, config: ViTConfig) -> ViTWeights {
+    package static func weights(from tensors: [[Float]], parameters set: ParameterSet, config: ViTConfig) -> ViTWeights {
         precondition(tensors.count == set.count, "weights(from:): expected \(set.count) tensors")
         var w = ViTWeights.zeros(config: config)
         for i in 0..<set.count {

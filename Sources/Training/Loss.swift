@@ -10,7 +10,7 @@ import Darwin
 #endif
 
 /// Which total the CoDE objective back-propagates (docs/upstream.md, Loss terms and Loss variant).
-public enum LossVariant: String, Sendable, CaseIterable {
+package enum LossVariant: String, Sendable, CaseIterable {
     /// `L_real + L_fake`, the objective upstream validates with and its gradient-accumulation branch trains.
     case intended
     /// `2·L_real`, what upstream's training step actually executes (`engine.py:174`): the fake-anchored
@@ -21,7 +21,7 @@ public enum LossVariant: String, Sendable, CaseIterable {
 /// The eight view groups of a CoDE batch, in the order the two forwards produce them:
 /// forward 1 = cat[real, fake, augmentedReal, augmentedFake], forward 2 = cat[globalReal, localReal,
 /// globalFake, localFake] (docs/upstream.md, Batch assembly).
-public enum ViewGroup: Int, Sendable, CaseIterable {
+package enum ViewGroup: Int, Sendable, CaseIterable {
     case real, fake, augmentedReal, augmentedFake, globalReal, localReal, globalFake, localFake
 }
 
@@ -34,21 +34,21 @@ public enum ViewGroup: Int, Sendable, CaseIterable {
 ///     loss     = (1/B) Σ_i (logsumexp(logits_i) − logits_i[0])
 ///
 /// Every negative row is a negative for every query.
-public struct InfoNCE: Sendable {
+package struct InfoNCE: Sendable {
     /// τ; CoDE uses 0.1.
-    public var temperature: Double
+    package var temperature: Double
 
-    public init(temperature: Double = 0.1) { self.temperature = temperature }
+    package init(temperature: Double = 0.1) { self.temperature = temperature }
 
     /// The value and its gradient with respect to each input.
-    public struct Result: Sendable {
-        public var value: Double
+    package struct Result: Sendable {
+        package var value: Double
         /// [B, D], [B, D], [M, D], row-major like the inputs.
-        public var dQuery: [Double], dPositive: [Double], dNegatives: [Double]
+        package var dQuery: [Double], dPositive: [Double], dNegatives: [Double]
     }
 
     /// query, positive: [B, D]; negatives: [M, D]; all row-major with row width `width`.
-    public func evaluate(query: [Double], positive: [Double], negatives: [Double], width d: Int) -> Result {
+    package func evaluate(query: [Double], positive: [Double], negatives: [Double], width d: Int) -> Result {
         precondition(d > 0 && query.count % d == 0 && negatives.count % d == 0, "row width does not divide the inputs")
         precondition(query.count == positive.count, "query and positive must have the same rows")
         let b = query.count / d, m = negatives.count / d
@@ -130,7 +130,7 @@ func dot(_ a: [Double], _ ao: Int, _ b: [Double], _ bo: Int, _ n: Int) -> Double
 /// permutation drawn with `generator` (Fisher–Yates); if it has any fixed point p[i] = i it is replaced by
 /// the shift by one, [count−1, 0, 1, …, count−2] (`torch.roll(arange(count), 1)`). The result is a
 /// derangement for count ≥ 2; for count 1 it is [0], as upstream's.
-public func rollIndex(count: Int, using generator: inout some RandomNumberGenerator) -> [Int] {
+package func rollIndex(count: Int, using generator: inout some RandomNumberGenerator) -> [Int] {
     var p = Array(0..<count)
     if count < 2 { return p }
     for i in stride(from: count - 1, to: 0, by: -1) {
@@ -146,12 +146,12 @@ public func rollIndex(count: Int, using generator: inout some RandomNumberGenera
 /// The row permutations applied to the augmented views: positive row i of the real terms is
 /// augmentedReal[real[i]], of the fake terms augmentedFake[fake[i]] (upstream permutes the images before the
 /// forward, `engine.py:94-97`; permuting the embeddings afterwards is the same, the network being per-image).
-public struct AugmentationPermutation: Sendable, Equatable {
-    public var real: [Int]
-    public var fake: [Int]
+package struct AugmentationPermutation: Sendable, Equatable {
+    package var real: [Int]
+    package var fake: [Int]
 
     /// Explicit permutations (tests, resumption). Each must be a permutation of 0..<records.
-    public init(real: [Int], fake: [Int]) {
+    package init(real: [Int], fake: [Int]) {
         precondition(real.count == fake.count, "permutations of different lengths")
         precondition(Set(real) == Set(0..<real.count) && Set(fake) == Set(0..<fake.count), "not permutations")
         self.real = real
@@ -159,10 +159,10 @@ public struct AugmentationPermutation: Sendable, Equatable {
     }
 
     /// No permutation: every record is paired with its own augmented views.
-    public static func identity(records: Int) -> Self { .init(real: Array(0..<records), fake: Array(0..<records)) }
+    package static func identity(records: Int) -> Self { .init(real: Array(0..<records), fake: Array(0..<records)) }
 
     /// Upstream's default: two independent `rollIndex` draws, real first, then fake.
-    public static func draw(records: Int, using generator: inout some RandomNumberGenerator) -> Self {
+    package static func draw(records: Int, using generator: inout some RandomNumberGenerator) -> Self {
         let real = rollIndex(count: records, using: &generator)
         let fake = rollIndex(count: records, using: &generator)
         return .init(real: real, fake: fake)
@@ -178,28 +178,28 @@ public struct AugmentationPermutation: Sendable, Equatable {
 ///     total  = L_real + L_fake (intended)  or  2·L_real (released)
 ///
 /// where z∘π has row i = z[π[i]]. Negatives are unpaired, so their permutation does not change the value.
-public struct CoDELoss: Sendable {
-    public var temperature: Double
-    public var variant: LossVariant
+package struct CoDELoss: Sendable {
+    package var temperature: Double
+    package var variant: LossVariant
 
-    public init(temperature: Double = 0.1, variant: LossVariant = .intended) {
+    package init(temperature: Double = 0.1, variant: LossVariant = .intended) {
         self.temperature = temperature
         self.variant = variant
     }
 
     /// The loss and its gradient with respect to every embedding.
-    public struct Result<Scalar: BinaryFloatingPoint & Sendable>: Sendable {
+    package struct Result<Scalar: BinaryFloatingPoint & Sendable>: Sendable {
         /// The total the variant back-propagates.
-        public var value: Double
+        package var value: Double
         /// L_real and L_fake (both reported whatever the variant).
-        public var realLoss: Double, fakeLoss: Double
+        package var realLoss: Double, fakeLoss: Double
         /// d(value)/d(embeddings), [8, B, D] in `ViewGroup` order.
-        public var gradient: [Scalar]
+        package var gradient: [Scalar]
     }
 
     /// `embeddings`: [8, B, D] in `ViewGroup` order (the two forwards' outputs concatenated; augmented views
     /// in record order, not yet permuted). Float or Double; the arithmetic is Double either way.
-    public func evaluate<Scalar: BinaryFloatingPoint & Sendable>(
+    package func evaluate<Scalar: BinaryFloatingPoint & Sendable>(
         embeddings: [Scalar], records b: Int, width d: Int, permutation: AugmentationPermutation
     ) -> Result<Scalar> {
         precondition(embeddings.count == 8 * b * d, "expected 8·\(b)·\(d) embedding values, got \(embeddings.count)")

@@ -16,7 +16,7 @@
 ///   down: for `i = n−1 … 1`, swap element `i` with element `interval(i)`.
 /// - `choice(n, size:, replace: false)` is NumPy's legacy rule: the first `size` entries of
 ///   `permutation(n)` (all `n` positions are shuffled whatever `size` is).
-public struct NumpyRandomState: Sendable, Hashable {
+package struct NumpyRandomState: Sendable, Hashable {
     static let stateLength = 624
     static let shift = 397
     static let matrixA: UInt32 = 0x9908_b0df
@@ -24,12 +24,12 @@ public struct NumpyRandomState: Sendable, Hashable {
     static let lowerMask: UInt32 = 0x7fff_ffff
 
     /// The 624-word Mersenne Twister state.
-    public private(set) var key: [UInt32]
+    package private(set) var key: [UInt32]
     /// The next word of `key` to temper and return; 624 = regenerate first.
-    public private(set) var position: Int
+    package private(set) var position: Int
 
     /// `np.random.seed(seed)` / `RandomState(seed)` for an integer seed.
-    public init(seed: UInt32) {
+    package init(seed: UInt32) {
         var key = [UInt32](repeating: 0, count: Self.stateLength)
         var s = seed
         for i in 0..<Self.stateLength {
@@ -41,7 +41,7 @@ public struct NumpyRandomState: Sendable, Hashable {
     }
 
     /// `RandomState(array)` for a non-empty 1-d array of seeds, each in `0..<2³²`.
-    public init(seedArray: [UInt32]) {
+    package init(seedArray: [UInt32]) {
         precondition(!seedArray.isEmpty, "NumpyRandomState: empty seed array")
         self.init(seed: 19_650_218)
         let n = Self.stateLength
@@ -79,7 +79,7 @@ public struct NumpyRandomState: Sendable, Hashable {
     }
 
     /// The next tempered 32-bit word.
-    public mutating func nextUInt32() -> UInt32 {
+    package mutating func nextUInt32() -> UInt32 {
         if position == Self.stateLength { regenerate() }
         var y = key[position]
         position += 1
@@ -91,13 +91,13 @@ public struct NumpyRandomState: Sendable, Hashable {
     }
 
     /// Two words, the first one high: NumPy's 64-bit draw for MT19937.
-    public mutating func nextUInt64() -> UInt64 {
+    package mutating func nextUInt64() -> UInt64 {
         let high = UInt64(nextUInt32())
         return high << 32 | UInt64(nextUInt32())
     }
 
     /// `random_sample()`: a double in [0, 1) from 27 + 26 bits of two words.
-    public mutating func randomSample() -> Double {
+    package mutating func randomSample() -> Double {
         let a = Double(nextUInt32() >> 5), b = Double(nextUInt32() >> 6)
         return (a * 67_108_864.0 + b) / 9_007_199_254_740_992.0
     }
@@ -111,7 +111,7 @@ public struct NumpyRandomState: Sendable, Hashable {
 
     /// A uniform integer in `0...max` (NumPy's `random_interval`, used by `shuffle`): masked
     /// rejection on 32-bit words when `max < 2³²`, on 64-bit draws otherwise; `max == 0` draws nothing.
-    public mutating func interval(_ max: UInt64) -> UInt64 {
+    package mutating func interval(_ max: UInt64) -> UInt64 {
         if max == 0 { return 0 }
         let m = Self.mask(covering: max)
         if max <= 0xffff_ffff {
@@ -129,7 +129,7 @@ public struct NumpyRandomState: Sendable, Hashable {
     /// `randint(low, high)` (legacy, 64-bit result): uniform in `low..<high`. A range of exactly 2³²
     /// values takes one raw word; other ranges up to 2³² use masked 32-bit rejection, larger ones masked
     /// 64-bit rejection.
-    public mutating func randint(_ low: Int64, _ high: Int64) -> Int64 {
+    package mutating func randint(_ low: Int64, _ high: Int64) -> Int64 {
         precondition(low < high, "NumpyRandomState.randint: low >= high")
         let range = UInt64(bitPattern: high &- low) &- 1
         if range == 0 { return low }
@@ -148,7 +148,7 @@ public struct NumpyRandomState: Sendable, Hashable {
     }
 
     /// `shuffle(x)` along the first axis: for `i = count−1 … 1`, swap `x[i]` and `x[interval(i)]`.
-    public mutating func shuffle<T>(_ elements: inout [T]) {
+    package mutating func shuffle<T>(_ elements: inout [T]) {
         var i = elements.count - 1
         while i >= 1 {
             let j = Int(interval(UInt64(i)))
@@ -158,7 +158,7 @@ public struct NumpyRandomState: Sendable, Hashable {
     }
 
     /// `permutation(n)`: `0..<n` shuffled.
-    public mutating func permutation(_ n: Int) -> [Int] {
+    package mutating func permutation(_ n: Int) -> [Int] {
         var values = Array(0..<max(n, 0))
         shuffle(&values)
         return values
@@ -166,7 +166,7 @@ public struct NumpyRandomState: Sendable, Hashable {
 
     /// `choice(n, size, replace)` over `0..<n`: with replacement `size` draws of `randint(0, n)`;
     /// without, the first `size` entries of `permutation(n)`.
-    public mutating func choice(_ n: Int, size: Int, replace: Bool = true) -> [Int] {
+    package mutating func choice(_ n: Int, size: Int, replace: Bool = true) -> [Int] {
         precondition(size >= 0, "NumpyRandomState.choice: negative size")
         if replace {
             precondition(n > 0 || size == 0, "NumpyRandomState.choice: empty population")

@@ -8,22 +8,22 @@ import Tensor
 import ViT
 
 /// AdamW hyper-parameters other than the learning rate (which comes from the schedule each step).
-public struct AdamWConfiguration: Sendable, Equatable {
+package struct AdamWConfiguration: Sendable, Equatable {
     /// β₁, the first-moment decay (0.9).
-    public var beta1: Double
+    package var beta1: Double
     /// β₂, the second-moment decay (0.999).
-    public var beta2: Double
+    package var beta2: Double
     /// ε added to the bias-corrected root second moment (1e-8).
-    public var eps: Double
+    package var eps: Double
     /// Decoupled weight decay of the decay group (2e-5 in CoDE); the no-decay group uses 0.
-    public var weightDecay: Double
+    package var weightDecay: Double
 
-    public init(beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 2e-5) {
+    package init(beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 2e-5) {
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
     }
 
     /// CoDE's settings (timm `create_optimizer_v2(opt="adamw", weight_decay=2e-5)`, torch defaults otherwise).
-    public static let code = AdamWConfiguration()
+    package static let code = AdamWConfiguration()
 }
 
 /// `torch.optim.AdamW` (amsgrad off, not maximising) over a `ParameterSet`, with timm's two groups:
@@ -42,20 +42,20 @@ public struct AdamWConfiguration: Sendable, Equatable {
 /// values differ in the last bit.
 /// Each tensor keeps its own step count (torch's `state['step']`); tensors without a gradient in a
 /// step are skipped, as torch skips parameters whose `.grad` is `None`. Moments start at zero.
-public struct AdamW: Sendable {
+package struct AdamW: Sendable {
     /// The tensors stepped, in order; moments and step counts are indexed the same way.
-    public let parameters: ParameterSet
+    package let parameters: ParameterSet
     /// β₁, β₂, ε and the weight decay.
-    public var configuration: AdamWConfiguration
+    package var configuration: AdamWConfiguration
     /// `exp_avg` per tensor.
-    public internal(set) var firstMoments: [[Float]]
+    package internal(set) var firstMoments: [[Float]]
     /// `exp_avg_sq` per tensor.
-    public internal(set) var secondMoments: [[Float]]
+    package internal(set) var secondMoments: [[Float]]
     /// `step` per tensor: the number of updates it has received.
-    public internal(set) var steps: [Int]
+    package internal(set) var steps: [Int]
 
     /// A fresh optimiser: zero moments, zero steps.
-    public init(parameters: ParameterSet, configuration: AdamWConfiguration = .code) {
+    package init(parameters: ParameterSet, configuration: AdamWConfiguration = .code) {
         self.parameters = parameters
         self.configuration = configuration
         firstMoments = parameters.parameters.map { [Float](repeating: 0, count: $0.count) }
@@ -64,14 +64,14 @@ public struct AdamW: Sendable {
     }
 
     /// The weight decay of tensor `index`'s group.
-    public func weightDecay(of index: Int) -> Double {
+    package func weightDecay(of index: Int) -> Double {
         parameters.parameters[index].appliesWeightDecay ? configuration.weightDecay : 0
     }
 
     /// One AdamW update of tensor `index` in place, from its gradient, at learning rate `learningRate`.
     ///
     /// - Precondition: both buffers hold exactly the tensor's element count.
-    public mutating func update(_ index: Int, parameter: UnsafeMutableBufferPointer<Float>,
+    package mutating func update(_ index: Int, parameter: UnsafeMutableBufferPointer<Float>,
                                 gradient: UnsafeBufferPointer<Float>, learningRate lr: Double) {
         let n = parameters.parameters[index].count
         precondition(parameter.count == n && gradient.count == n,
@@ -110,7 +110,7 @@ public struct AdamW: Sendable {
     }
 
     /// One step over tensors given as arrays in set order. `gradients[i] == nil` skips tensor `i`.
-    public mutating func step(_ tensors: inout [[Float]], gradients: [[Float]?], learningRate: Double) {
+    package mutating func step(_ tensors: inout [[Float]], gradients: [[Float]?], learningRate: Double) {
         precondition(tensors.count == parameters.count && gradients.count == parameters.count,
                      "AdamW.step: expected \(parameters.count) tensors and gradients")
         for i in 0..<parameters.count {
@@ -123,7 +123,7 @@ public struct AdamW: Sendable {
 
     /// One step of every tensor of `weights`, with gradients in the same layout (`ViTWeights`-shaped).
     /// - Precondition: the optimiser's set was made by `ParameterSet.vit(_:)` for these weights' config.
-    public mutating func step(_ weights: inout ViTWeights, gradients: ViTWeights, learningRate: Double) {
+    package mutating func step(_ weights: inout ViTWeights, gradients: ViTWeights, learningRate: Double) {
         let set = parameters
         for i in 0..<set.count {
             let g = set.tensor(i, of: gradients)
@@ -136,7 +136,7 @@ public struct AdamW: Sendable {
     }
 
     /// One step of every tensor of `weights`, with gradients as arrays in set order.
-    public mutating func step(_ weights: inout ViTWeights, gradients: [[Float]], learningRate: Double) {
+    package mutating func step(_ weights: inout ViTWeights, gradients: [[Float]], learningRate: Double) {
         let set = parameters
         precondition(gradients.count == set.count, "AdamW.step: expected \(set.count) gradients")
         for i in 0..<set.count {
@@ -151,12 +151,12 @@ public struct AdamW: Sendable {
     // MARK: State files
 
     /// The format tag written into state files.
-    public static let stateFormat = "deepfake-adamw-v1"
+    package static let stateFormat = "deepfake-adamw-v1"
 
     /// Writes the optimiser state as safetensors: `exp_avg.<name>` and `exp_avg_sq.<name>` (F32, the
     /// tensor's shape) and `step.<name>` (F64 scalar) for every tensor, plus metadata (format,
     /// hyper-parameters) and `extra`. Reloading with `loadState(from:)` restores the state bit for bit.
-    public func saveState(to path: String, metadata extra: [String: String] = [:]) throws(CheckpointError) {
+    package func saveState(to path: String, metadata extra: [String: String] = [:]) throws(CheckpointError) {
         var floats: [(name: String, tensor: Tensor)] = []
         var doubles: [(name: String, shape: [Int], data: [Double])] = []
         for (i, spec) in parameters.parameters.enumerated() {
@@ -176,7 +176,7 @@ public struct AdamW: Sendable {
     /// Restores moments and step counts written by `saveState(to:)`. Every tensor of the set must be
     /// present with its shape; the hyper-parameters stay those of this optimiser. Returns the file's metadata.
     @discardableResult
-    public mutating func loadState(from path: String) throws(CheckpointError) -> [String: String] {
+    package mutating func loadState(from path: String) throws(CheckpointError) -> [String: String] {
         let file = try SafeTensorsFile(path: path)
         guard file.metadata["format"] == Self.stateFormat else {
             throw .malformed(path: path, reason: "not an AdamW state file (format \(file.metadata["format"] ?? "missing"))")
@@ -211,10 +211,10 @@ public struct AdamW: Sendable {
 }
 
 /// Gradient clipping by global norm, as `torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=2)`.
-public enum GradientClipping {
+package enum GradientClipping {
     /// The global L2 norm: each tensor's norm (accumulated in double, rounded to float as torch's
     /// per-tensor float32 norms), then the L2 norm of those norms, as a Float.
-    public static func globalNorm(_ gradients: [[Float]]) -> Float {
+    package static func globalNorm(_ gradients: [[Float]]) -> Float {
         var total = 0.0
         for g in gradients {
             var s = 0.0
@@ -227,7 +227,7 @@ public enum GradientClipping {
 
     /// torch's clip coefficient for a total norm: `min(max_norm · (1 / (total + 1e-6)), 1)` in float32
     /// (`max_norm / tensor` is evaluated by torch as `tensor.reciprocal() * max_norm`).
-    public static func coefficient(totalNorm: Float, maxNorm: Double) -> Float {
+    package static func coefficient(totalNorm: Float, maxNorm: Double) -> Float {
         let shifted = totalNorm + Float(1e-6)
         return min((1 / shifted) * Float(maxNorm), 1)
     }
@@ -236,7 +236,7 @@ public enum GradientClipping {
     /// multiplied by the coefficient, which is 1 when the norm is already small enough, as torch
     /// does). Returns the total norm before clipping, as torch does.
     @discardableResult
-    public static func clip(_ gradients: inout [[Float]], maxNorm: Double) -> Float {
+    package static func clip(_ gradients: inout [[Float]], maxNorm: Double) -> Float {
         let total = globalNorm(gradients)
         let coef = coefficient(totalNorm: total, maxNorm: maxNorm)
         for i in gradients.indices {
@@ -247,7 +247,7 @@ public enum GradientClipping {
 
     /// `clip(_:maxNorm:)` for `ViTWeights`-shaped gradients, over the tensors of `parameters`.
     @discardableResult
-    public static func clip(_ gradients: inout ViTWeights, parameters: ParameterSet, maxNorm: Double) -> Float {
+    package static func clip(_ gradients: inout ViTWeights, parameters: ParameterSet, maxNorm: Double) -> Float {
         let total = globalNorm(parameters.tensors(of: gradients))
         let coef = coefficient(totalNorm: total, maxNorm: maxNorm)
         for i in 0..<parameters.count {
@@ -263,16 +263,16 @@ public enum GradientClipping {
 /// loss divided by the number of accumulation steps before each backward, gradients summed in
 /// `.grad`): the accumulated gradient is `Σᵢ gᵢ · (1/k)`, each term scaled in float32 and added in
 /// order. Step the optimiser when `isComplete`, then `reset()`.
-public struct GradientAccumulator: Sendable {
+package struct GradientAccumulator: Sendable {
     /// k, the number of micro-batches per optimiser step.
-    public let microBatches: Int
+    package let microBatches: Int
     /// The accumulated (already averaged) gradients, in parameter-set order.
-    public private(set) var gradients: [[Float]]
+    package private(set) var gradients: [[Float]]
     /// Micro-batches added since the last reset.
-    public private(set) var added: Int
+    package private(set) var added: Int
 
     /// Zero gradients shaped like `parameters`.
-    public init(parameters: ParameterSet, microBatches: Int) {
+    package init(parameters: ParameterSet, microBatches: Int) {
         precondition(microBatches >= 1, "GradientAccumulator: microBatches must be at least 1")
         self.microBatches = microBatches
         gradients = parameters.parameters.map { [Float](repeating: 0, count: $0.count) }
@@ -280,20 +280,20 @@ public struct GradientAccumulator: Sendable {
     }
 
     /// Whether `microBatches` micro-batches have been added.
-    public var isComplete: Bool { added >= microBatches }
+    package var isComplete: Bool { added >= microBatches }
 
     /// The per-micro-batch scale, `Float(1/k)`.
-    public var scale: Float { Float(1.0 / Double(microBatches)) }
+    package var scale: Float { Float(1.0 / Double(microBatches)) }
 
     /// Adds one micro-batch's gradients (arrays in set order): `sum += g · (1/k)`.
-    public mutating func add(_ micro: [[Float]]) {
+    package mutating func add(_ micro: [[Float]]) {
         precondition(micro.count == gradients.count, "GradientAccumulator: expected \(gradients.count) gradients")
         for i in gradients.indices { add(i, micro[i]) }
         added += 1
     }
 
     /// Adds one micro-batch's `ViTWeights`-shaped gradients; `parameters` must be the set this was made with.
-    public mutating func add(_ micro: ViTWeights, parameters: ParameterSet) {
+    package mutating func add(_ micro: ViTWeights, parameters: ParameterSet) {
         precondition(parameters.count == gradients.count, "GradientAccumulator: parameter set mismatch")
         for i in gradients.indices { add(i, parameters.tensor(i, of: micro)) }
         added += 1
@@ -315,7 +315,7 @@ public struct GradientAccumulator: Sendable {
     }
 
     /// Zeroes the sums (`optimizer.zero_grad()`).
-    public mutating func reset() {
+    package mutating func reset() {
         for i in gradients.indices {
             gradients[i].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         }

@@ -27,26 +27,26 @@ import DeepfakeCore
 ///   the portable, documented algorithms to use. The type also conforms to `RandomNumberGenerator`
 ///   for convenience, but the standard library's `random(in:using:)` algorithms are not specified
 ///   across Swift versions; do not use them where reproducibility matters.
-public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
+package struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
     /// The Philox key (two 32-bit words, low word first).
-    public let key: UInt64
+    package let key: UInt64
     /// The high 64 bits of the 128-bit counter: which sub-stream of `key` this is.
-    public let stream: UInt64
+    package let stream: UInt64
     /// The low 64 bits of the counter: how many 4-word blocks have been generated so far.
-    public private(set) var block: UInt64
+    package private(set) var block: UInt64
     /// The words of the last generated block and how many of them have been handed out (4 = none left).
     private var words: SIMD4<UInt32> = .zero
     private var used: Int = 4
 
     /// A stream for `seed` (and an optional stream number; different streams of one seed are independent).
-    public init(seed: UInt64, stream: UInt64 = 0) {
+    package init(seed: UInt64, stream: UInt64 = 0) {
         self.key = seed
         self.stream = stream
         self.block = 0
     }
 
     /// The stream positioned at `block` (the next draw is the first word of that block).
-    public init(key: UInt64, stream: UInt64, block: UInt64) {
+    package init(key: UInt64, stream: UInt64, block: UInt64) {
         self.key = key
         self.stream = stream
         self.block = block
@@ -61,7 +61,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
 
     /// The Philox4x32 bijection with `rounds` rounds (10 is the standard, Random123's `philox4x32_10`)
     /// applied to the counter `(c0, c1, c2, c3)` under the key `(k0, k1)`.
-    public static func philox(counter: SIMD4<UInt32>, key: SIMD2<UInt32>, rounds: Int = 10) -> SIMD4<UInt32> {
+    package static func philox(counter: SIMD4<UInt32>, key: SIMD2<UInt32>, rounds: Int = 10) -> SIMD4<UInt32> {
         var c = counter
         var k0 = key[0], k1 = key[1]
         for round in 0..<rounds {
@@ -79,7 +79,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
     }
 
     /// The four words of block `index` of this stream (counter = index low word first, then `stream`).
-    public func blockWords(_ index: UInt64) -> SIMD4<UInt32> {
+    package func blockWords(_ index: UInt64) -> SIMD4<UInt32> {
         let counter = SIMD4<UInt32>(UInt32(truncatingIfNeeded: index), UInt32(truncatingIfNeeded: index >> 32),
                                     UInt32(truncatingIfNeeded: stream), UInt32(truncatingIfNeeded: stream >> 32))
         let k = SIMD2<UInt32>(UInt32(truncatingIfNeeded: key), UInt32(truncatingIfNeeded: key >> 32))
@@ -88,7 +88,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
 
     /// The next 32-bit word: the words of block 0 in order, then block 1, …
     @inline(__always)
-    public mutating func next32() -> UInt32 {
+    package mutating func next32() -> UInt32 {
         if used == 4 {
             words = blockWords(block)
             block &+= 1
@@ -101,7 +101,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
 
     /// The next 64 bits: two consecutive words, the first one in the high half.
     @inline(__always)
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         let hi = UInt64(next32())
         return (hi << 32) | UInt64(next32())
     }
@@ -111,12 +111,12 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
     /// An independent child stream identified by `labels` (for example `derived(epoch, record)` and then
     /// `derived(view)`). The child's key and stream are a hash of this stream's key, stream and the
     /// labels; the parent's position plays no part, and the parent is not advanced.
-    public func derived(_ labels: UInt64...) -> RandomSource {
+    package func derived(_ labels: UInt64...) -> RandomSource {
         derived(labels)
     }
 
     /// `derived(_:)` with the labels in an array.
-    public func derived(_ labels: [UInt64]) -> RandomSource {
+    package func derived(_ labels: [UInt64]) -> RandomSource {
         // Two SplitMix64-style absorptions with different starting constants give the new key and stream.
         var a = Self.mix(key ^ 0x243F_6A88_85A3_08D3)
         var b = Self.mix(stream ^ 0x1319_8A2E_0370_7344)
@@ -130,7 +130,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
     }
 
     /// `derived(_:)` for a non-negative `Int` label (its two's-complement bits otherwise).
-    public func derived(_ label: Int) -> RandomSource {
+    package func derived(_ label: Int) -> RandomSource {
         derived([UInt64(bitPattern: Int64(label))])
     }
 
@@ -144,50 +144,45 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
 
     /// Uniform in [0, 1) with 53 random bits: `(next() >> 11) · 2⁻⁵³` (exact; every multiple of 2⁻⁵³ equally likely).
     @inline(__always)
-    public mutating func uniform() -> Double {
+    package mutating func uniform() -> Double {
         Double(next() >> 11) * 0x1p-53
     }
 
     /// Uniform in [`lower`, `upper`): `lower + (upper − lower) · uniform()` (the form torch's `uniform_` uses).
     @inline(__always)
-    public mutating func uniform(_ lower: Double, _ upper: Double) -> Double {
+    package mutating func uniform(_ lower: Double, _ upper: Double) -> Double {
         lower + (upper - lower) * uniform()
     }
 
     /// Uniform in [0, 1) as a Float with 24 random bits: `(next32() >> 8) · 2⁻²⁴`.
     @inline(__always)
-    public mutating func uniformFloat() -> Float {
+    package mutating func uniformFloat() -> Float {
         Float(next32() >> 8) * 0x1p-24
     }
 
     /// Fills `buffer` with `Float(uniform(lower, upper))`.
-    public mutating func fillUniform(_ buffer: UnsafeMutableBufferPointer<Float>, _ lower: Double, _ upper: Double) {
+    package mutating func fillUniform(_ buffer: UnsafeMutableBufferPointer<Float>, _ lower: Double, _ upper: Double) {
         for i in buffer.indices { buffer[i] = Float(uniform(lower, upper)) }
-    }
-
-    /// `true` with probability `p` (`uniform() < p`).
-    public mutating func bernoulli(_ p: Double) -> Bool {
-        uniform() < p
     }
 
     // MARK: Integers
 
     /// Exactly uniform in `0..<n` (Lemire's multiply-and-reject: `uniformIndex(below:)`).
-    public mutating func int(below n: Int) -> Int { uniformIndex(below: n) }
+    package mutating func int(below n: Int) -> Int { uniformIndex(below: n) }
 
     /// Exactly uniform in `range` (Python's `randrange(lo, hi)`, torch's `randint(lo, hi)`).
-    public mutating func int(in range: Range<Int>) -> Int {
+    package mutating func int(in range: Range<Int>) -> Int {
         precondition(!range.isEmpty, "RandomSource.int(in:) on an empty range")
         return range.lowerBound + int(below: range.count)
     }
 
     /// Exactly uniform in `range` (Python's `randint(lo, hi)`).
-    public mutating func int(in range: ClosedRange<Int>) -> Int {
+    package mutating func int(in range: ClosedRange<Int>) -> Int {
         range.lowerBound + int(below: range.count)
     }
 
     /// A Fisher–Yates shuffle: for i from the last index down to 1, swap element i with `int(below: i + 1)`.
-    public mutating func shuffle<T>(_ array: inout [T]) {
+    package mutating func shuffle<T>(_ array: inout [T]) {
         guard array.count > 1 else { return }
         for i in stride(from: array.count - 1, to: 0, by: -1) {
             let j = int(below: i + 1)
@@ -196,7 +191,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
     }
 
     /// A uniformly random permutation of `0..<n` (`shuffle` of `[0, 1, …, n−1]`).
-    public mutating func permutation(_ n: Int) -> [Int] {
+    package mutating func permutation(_ n: Int) -> [Int] {
         var p = Array(0..<n)
         shuffle(&p)
         return p
@@ -206,7 +201,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
     /// (Python's `random.sample(range(n), k)` semantics; not sorted). A partial Fisher–Yates shuffle
     /// over a virtual `[0, …, n−1]`: draw i takes position `i + int(below: n − i)` and swaps it to i.
     /// Costs O(k) time and memory whatever `n`.
-    public mutating func sample(_ k: Int, of n: Int) -> [Int] {
+    package mutating func sample(_ k: Int, of n: Int) -> [Int] {
         precondition(k >= 0 && n >= 0 && k <= n, "RandomSource.sample: cannot draw \(k) of \(n)")
         var moved: [Int: Int] = [:]
         var out: [Int] = []
@@ -222,7 +217,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
     }
 
     /// One element of `collection`, uniformly (Python's `random.choice`).
-    public mutating func element<C: Collection>(of collection: C) -> C.Element where C.Index == Int {
+    package mutating func element<C: Collection>(of collection: C) -> C.Element where C.Index == Int {
         collection[collection.startIndex + int(below: collection.count)]
     }
 
@@ -230,20 +225,20 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
 
     /// A standard normal draw by the Box–Muller transform: `√(−2 ln u₁) · cos(2π u₂)` with
     /// `u₁ = 1 − uniform()` in (0, 1] and `u₂ = uniform()`; the sine half is discarded.
-    public mutating func normal() -> Double {
+    package mutating func normal() -> Double {
         let u1 = 1.0 - uniform()
         let u2 = uniform()
         return (-2.0 * log(u1)).squareRoot() * cos(2.0 * Double.pi * u2)
     }
 
     /// A normal draw `mean + std · normal()`.
-    public mutating func normal(mean: Double, std: Double) -> Double {
+    package mutating func normal(mean: Double, std: Double) -> Double {
         mean + std * normal()
     }
 
     /// Fills `buffer` with `Float(mean + std · z)`, the z drawn in Box–Muller pairs (cosine, then sine
     /// half; an odd last element uses `normal()`).
-    public mutating func fillNormal(_ buffer: UnsafeMutableBufferPointer<Float>, mean: Double, std: Double) {
+    package mutating func fillNormal(_ buffer: UnsafeMutableBufferPointer<Float>, mean: Double, std: Double) {
         var i = 0
         while i + 1 < buffer.count {
             let u1 = 1.0 - uniform()
@@ -265,7 +260,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
     /// on one side of the mean, Robert's (1995) translated-exponential proposal when it is wider than
     /// a few tail scales, else a uniform proposal on [α, β] accepted with `exp((m² − z²)/2)`, m the
     /// bound nearest the mean (also used for narrow intervals that straddle the mean).
-    public mutating func truncatedNormal(mean: Double, std: Double, lower: Double, upper: Double) -> Double {
+    package mutating func truncatedNormal(mean: Double, std: Double, lower: Double, upper: Double) -> Double {
         precondition(std > 0 && lower < upper, "truncatedNormal: need std > 0 and lower < upper")
         let alpha = (lower - mean) / std, beta = (upper - mean) / std
         return mean + std * standardTruncatedNormal(alpha, beta)
@@ -312,7 +307,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
     }
 
     /// Fills `buffer` with `Float(truncatedNormal(mean:std:lower:upper:))`.
-    public mutating func fillTruncatedNormal(_ buffer: UnsafeMutableBufferPointer<Float>, mean: Double, std: Double,
+    package mutating func fillTruncatedNormal(_ buffer: UnsafeMutableBufferPointer<Float>, mean: Double, std: Double,
                                              lower: Double, upper: Double) {
         precondition(std > 0 && lower < upper, "truncatedNormal: need std > 0 and lower < upper")
         let alpha = (lower - mean) / std, beta = (upper - mean) / std

@@ -16,27 +16,27 @@ import Foundation
 /// At construction (epoch 0) timm sets `warmupLR` when there is a warm-up, which is the formula at
 /// `t = 0`. With CoDE's settings, epoch 5 gets 1.99452e-3 (the cosine is not shifted by the warm-up),
 /// and any epoch ≥ 150 gets `minLR` = 0.
-public struct CosineSchedule: Sendable, Equatable {
+package struct CosineSchedule: Sendable, Equatable {
     /// Peak learning rate (`--lr`, 0.002).
-    public var baseLR: Double
+    package var baseLR: Double
     /// Floor (`--min-lr`, 0).
-    public var minLR: Double
+    package var minLR: Double
     /// Warm-up start (`--warmup-lr`, 1e-6).
-    public var warmupLR: Double
+    package var warmupLR: Double
     /// Warm-up length in epochs (`--warmup-epochs`, 5).
-    public var warmupEpochs: Int
+    package var warmupEpochs: Int
     /// Cycle length `t_initial` = the number of epochs (150).
-    public var epochs: Int
+    package var epochs: Int
     /// timm's `warmup_prefix` (False): shift the cosine by the warm-up.
-    public var warmupPrefix: Bool
+    package var warmupPrefix: Bool
     /// timm's `cycle_limit` (1).
-    public var cycleLimit: Int
+    package var cycleLimit: Int
     /// timm's `cycle_decay` (`--decay-rate`, 0.1; only matters with more than one cycle).
-    public var cycleDecay: Double
+    package var cycleDecay: Double
     /// timm's `k_decay` (1).
-    public var kDecay: Double
+    package var kDecay: Double
 
-    public init(baseLR: Double, minLR: Double = 0, warmupLR: Double = 0, warmupEpochs: Int = 0, epochs: Int,
+    package init(baseLR: Double, minLR: Double = 0, warmupLR: Double = 0, warmupEpochs: Int = 0, epochs: Int,
                 warmupPrefix: Bool = false, cycleLimit: Int = 1, cycleDecay: Double = 0.1, kDecay: Double = 1) {
         precondition(epochs > 0 && warmupEpochs >= 0 && minLR >= 0, "CosineSchedule: bad arguments")
         self.baseLR = baseLR; self.minLR = minLR; self.warmupLR = warmupLR; self.warmupEpochs = warmupEpochs
@@ -45,10 +45,10 @@ public struct CosineSchedule: Sendable, Equatable {
     }
 
     /// CoDE's schedule: lr 0.002, 150 epochs, 5 warm-up epochs from 1e-6, min 0.
-    public static let code = CosineSchedule(baseLR: 0.002, minLR: 0, warmupLR: 1e-6, warmupEpochs: 5, epochs: 150)
+    package static let code = CosineSchedule(baseLR: 0.002, minLR: 0, warmupLR: 1e-6, warmupEpochs: 5, epochs: 150)
 
     /// The learning rate of epoch `t` (0-based), evaluated in timm's operation order.
-    public func learningRate(epoch t: Int) -> Double {
+    package func learningRate(epoch t: Int) -> Double {
         precondition(t >= 0, "CosineSchedule: negative epoch")
         if t < warmupEpochs {
             let slope = (baseLR - warmupLR) / Double(warmupEpochs)
@@ -69,7 +69,7 @@ public struct CosineSchedule: Sendable, Equatable {
     }
 
     /// `learningRate(epoch:)` for epochs `0..<count`.
-    public func learningRates(epochs count: Int) -> [Double] {
+    package func learningRates(epochs count: Int) -> [Double] {
         (0..<count).map { learningRate(epoch: $0) }
     }
 }

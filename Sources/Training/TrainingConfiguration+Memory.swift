@@ -3,30 +3,30 @@ import ViT
 
 /// The memory a training run needs at its peak, estimated from its configuration, in bytes (Double: the
 /// estimate of an absurd configuration must not overflow). It follows what `Trainer` allocates for a step.
-public struct TrainingMemoryEstimate: Sendable, Equatable {
+package struct TrainingMemoryEstimate: Sendable, Equatable {
     /// The two view buffers of a step: 2 × 4·batch-size images of 3·image-size² floats.
-    public var views: Double
+    package var views: Double
     /// The training forward's activation cache (`ViTActivations.byteCount`) for the images forwarded with
     /// caching at once (both whole forwards when 4·batch-size ≤ 64, else one 64-image chunk), the forward
     /// and backward scratch of those images, and, in chunks, the inference forward's token buffer for all
     /// 4·batch-size images.
-    public var activations: Double
+    package var activations: Double
     /// Weights, gradients, the gradient accumulator and AdamW's two moments: five parameter-sized sets.
-    public var parameters: Double
+    package var parameters: Double
     /// The batch-size records of a step, at `assumedRecordBytes` each.
-    public var batchRecords: Double
+    package var batchRecords: Double
     /// The shuffle buffer's records, at `assumedRecordBytes` each.
-    public var shuffleRecords: Double
+    package var shuffleRecords: Double
 
     /// Everything together.
-    public var total: Double { views + activations + parameters + batchRecords + shuffleRecords }
+    package var total: Double { views + activations + parameters + batchRecords + shuffleRecords }
 
     /// The size assumed for one D3 record as read from a shard (a real image and four generated ones,
     /// compressed): the records of upstream's sample shard average 0.31 MB.
-    public static let assumedRecordBytes = 512.0 * 1024
+    package static let assumedRecordBytes = 512.0 * 1024
 
     /// `bytes` for people: "512 MiB", "23.5 GiB", "2.1 PiB".
-    public static func text(_ bytes: Double) -> String {
+    package static func text(_ bytes: Double) -> String {
         let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
         var value = bytes, unit = 0
         while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
@@ -37,7 +37,7 @@ public struct TrainingMemoryEstimate: Sendable, Equatable {
 extension TrainingConfiguration {
     /// The peak memory of a training step with this configuration (see `TrainingMemoryEstimate`). The model
     /// sizes must be within `ViTConfig`'s bounds (`validate` checks them first).
-    public var memoryEstimate: TrainingMemoryEstimate {
+    package var memoryEstimate: TrainingMemoryEstimate {
         let m = model
         let images = 4 * Double(batchSize)
         let chunk = 64.0  // Trainer's micro-batch when 4·batch-size > 64
@@ -70,12 +70,12 @@ extension TrainingConfiguration {
         smallest.batchSize = 2
         smallest.shuffleBuffer = 1
         if smallest.memoryEstimate.total > available {
-            throw TrainingError("the model (image-size \(imageSize), patch-size \(patchSize), hidden-size \(hiddenSize), layers \(layers), "
+            throw TrainingError.memory("the model (image-size \(imageSize), patch-size \(patchSize), hidden-size \(hiddenSize), layers \(layers), "
                                 + "heads \(heads), mlp-size \(mlpSize)) is too large: even at batch-size 2 \(need); choose smaller sizes")
         }
         if estimate.shuffleRecords > estimate.views + estimate.activations + estimate.batchRecords {
-            throw TrainingError("shuffle-buffer \(shuffleBuffer): \(need) (at an assumed \(t(TrainingMemoryEstimate.assumedRecordBytes)) per record); lower shuffle-buffer")
+            throw TrainingError.memory("shuffle-buffer \(shuffleBuffer): \(need) (at an assumed \(t(TrainingMemoryEstimate.assumedRecordBytes)) per record); lower shuffle-buffer")
         }
-        throw TrainingError("batch-size \(batchSize): \(need); lower batch-size (grad-accum-steps gives larger effective batches in the same memory)")
+        throw TrainingError.memory("batch-size \(batchSize): \(need); lower batch-size (grad-accum-steps gives larger effective batches in the same memory)")
     }
 }

@@ -1,5 +1,5 @@
 import Checkpoints
-import Detection
+import DeepfakeCore
 import Foundation
 import Yams
 
@@ -8,11 +8,11 @@ import Yams
 extension TrainingConfiguration: Codable {
     /// A configuration from the keys of a YAML mapping on the defaults (keys without effect are skipped;
     /// `apply(yaml:file:)` names them).
-    public init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         self = try TrainingSettings(from: decoder).configuration
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: TrainingKeyName.self)
         for key in TrainingKey.all { try key.write?(self, &container) }
     }
@@ -57,14 +57,14 @@ extension TrainingConfiguration {
     /// Applies the keys of a YAML configuration file: upstream's `config-training.yaml` keys or this
     /// implementation's (`TrainingKey.all`; `-` and `_` alike). Returns the keys read that have no effect here,
     /// as spelled. An unknown key, a value of the wrong type or a refused value throws `file:line: key: reason`.
-    public mutating func apply(yaml text: String, file: String) throws -> [String] {
+    package mutating func apply(yaml text: String, file: String) throws -> [String] {
         let document: Node?
         do { document = try YAMLText.compose(text) } catch {
-            throw TrainingError("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)")
+            throw TrainingError.configuration("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)")
         }
         guard let document else { return [] }
         guard case let .mapping(mapping) = document else {
-            throw TrainingError("\(file):\(YAMLText.line(of: document).map { "\($0):" } ?? "") expected `key: value` lines")
+            throw TrainingError.configuration("\(file):\(YAMLText.line(of: document).map { "\($0):" } ?? "") expected `key: value` lines")
         }
         do {
             let settings = try YAMLText.decode(TrainingSettings.self, from: document, userInfo: [TrainingSettings.base: self])
@@ -72,15 +72,15 @@ extension TrainingConfiguration {
             return settings.noEffect
         } catch let problem as TrainingKeyProblem {
             let line = mapping.keys.first { $0.string == problem.key }.flatMap(YAMLText.line(of:))
-            throw TrainingError("\(file):\(line.map { "\($0):" } ?? "") \(problem.key): \(problem.message)")
+            throw TrainingError.configuration("\(file):\(line.map { "\($0):" } ?? "") \(problem.key): \(problem.message)")
         }
     }
 
     /// Reads and applies a YAML configuration file (see `apply(yaml:file:)`).
-    public mutating func apply(yamlFile path: String) throws -> [String] {
+    package mutating func apply(yamlFile path: String) throws -> [String] {
         let bytes: [UInt8]
-        do { bytes = try readSmallFile(path, limit: 16 << 20) } catch { throw TrainingError("cannot read the configuration file \(error)") }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw TrainingError("\(path): not UTF-8 text") }
+        do { bytes = try readSmallFile(path, limit: 16 << 20) } catch { throw TrainingError.configuration("cannot read the configuration file \(error)") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw TrainingError.configuration("\(path): not UTF-8 text") }
         return try apply(yaml: text, file: path)
     }
 
@@ -88,7 +88,7 @@ extension TrainingConfiguration {
     /// `--key v1 v2 …` (lists), `--flag` alone (true) and `--no-flag` (false); `-b` and other one-dash names
     /// alike. A repeated list key adds to its list; a repeated other key takes its last value. Returns the keys
     /// read that have no effect here, as spelled.
-    public mutating func apply(arguments: [String]) throws -> [String] {
+    package mutating func apply(arguments: [String]) throws -> [String] {
         func isName(_ token: String) -> Bool { token.hasPrefix("-") && token.count > 1 && Double(token) == nil }
         var settings: [(spelling: String, key: TrainingKey?, values: [String])] = []
         var i = 0
@@ -96,7 +96,7 @@ extension TrainingConfiguration {
             let token = arguments[i]
             i += 1
             guard isName(token) else {
-                throw TrainingError("'\(token)': expected a setting such as --epochs 150 (deepfake train --help lists the keys)")
+                throw TrainingError.configuration("'\(token)': expected a setting such as --epochs 150 (deepfake train --help lists the keys)")
             }
             var spelling = String(token.drop { $0 == "-" }), values: [String] = []
             if let equals = spelling.firstIndex(of: "=") {
@@ -114,7 +114,7 @@ extension TrainingConfiguration {
             }
             if values.isEmpty {
                 guard key == nil || key?.type == .flag || key?.type == .any else {
-                    throw TrainingError("--\(spelling): needs a value (\(key!.type.rawValue))")
+                    throw TrainingError.configuration("--\(spelling): needs a value (\(key!.type.rawValue))")
                 }
                 values = ["true"]
             }
@@ -135,14 +135,14 @@ extension TrainingConfiguration {
             self = decoded.configuration
             return decoded.noEffect
         } catch let problem as TrainingKeyProblem {
-            throw TrainingError("--\(problem.key): \(problem.message)")
+            throw TrainingError.configuration("--\(problem.key): \(problem.message)")
         }
     }
 
     /// What `deepfake train` runs with: the defaults, then the configuration file (`configFile`, or with
     /// `resume` and no file the run folder's `config.yaml`), then the command-line settings; validated.
     /// Returns it with the keys read that have no effect here (file then command line, each once).
-    public static func resolve(configFile: String?, arguments: [String], resume: Bool) throws
+    package static func resolve(configFile: String?, arguments: [String], resume: Bool) throws
         -> (configuration: TrainingConfiguration, noEffect: [String]) {
         var fromArguments = TrainingConfiguration()
         _ = try fromArguments.apply(arguments: arguments)  // checked first; it names the run folder
@@ -157,25 +157,25 @@ extension TrainingConfiguration {
     }
 
     /// The one warning line naming the keys read without effect here; nil when there are none.
-    public static func noEffectWarning(_ keys: [String]) -> String? {
+    package static func noEffectWarning(_ keys: [String]) -> String? {
         keys.isEmpty ? nil : "warning: accepted without effect here: \(keys.joined(separator: ", ")) (deepfake train --help says why)"
     }
 
     /// The configuration as YAML (`config.yaml` in the run folder): every recorded key, in `TrainingKey.all`'s
     /// order, values quoted where YAML needs it; `apply(yaml:file:)` and `--resume` read it back equal.
-    public func encodedYAML() throws -> String {
+    package func encodedYAML() throws -> String {
         "# deepfake train: the resolved configuration (--resume reads it, --config takes it)\n" + (try YAMLText.encode(self))
     }
 
     /// `encodedYAML()`, or an empty text if Yams could not emit it (our values are strings, numbers, booleans,
     /// lists and null, which it always emits).
-    public var yaml: String { (try? encodedYAML()) ?? "" }
+    package var yaml: String { (try? encodedYAML()) ?? "" }
 }
 
 extension TrainingKey {
     /// The keys for `deepfake train --help`: each with its other names, type, default and purpose, then those
     /// accepted without effect, grouped by reason.
-    public static var helpText: String {
+    package static var helpText: String {
         /// `text` in lines of at most 78 characters, the first starting with `first`, the others with `rest`.
         func wrapped(_ text: String, first: String, rest: String) -> [String] {
             var lines: [String] = [], line = first

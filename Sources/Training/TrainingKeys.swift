@@ -3,7 +3,7 @@ import WebDataset
 import Yams
 
 /// What a configuration key does here.
-public enum TrainingKeyEffect: Sendable, Equatable {
+package enum TrainingKeyEffect: Sendable, Equatable {
     /// It sets the configuration; a value this implementation cannot honour is refused with the reason.
     case applies
     /// It is accepted with any value and changes nothing here, for the reason given. The keys of this kind that
@@ -12,7 +12,7 @@ public enum TrainingKeyEffect: Sendable, Equatable {
 }
 
 /// The kind of value a key takes (decoding and help).
-public enum TrainingKeyType: String, Sendable {
+package enum TrainingKeyType: String, Sendable {
     case integer = "integer"
     case number = "number"
     case flag = "true/false"
@@ -26,25 +26,25 @@ public enum TrainingKeyType: String, Sendable {
 }
 
 /// The name of a key in a YAML mapping (any spelling).
-public struct TrainingKeyName: CodingKey, Sendable {
-    public let stringValue: String
-    public var intValue: Int? { nil }
-    public init(stringValue: String) { self.stringValue = stringValue }
-    public init?(intValue: Int) { nil }
+package struct TrainingKeyName: CodingKey, Sendable {
+    package let stringValue: String
+    package var intValue: Int? { nil }
+    package init(stringValue: String) { self.stringValue = stringValue }
+    package init?(intValue: Int) { nil }
 }
 
 /// One configuration key: the one place that says its name, upstream's other spellings, its type, its default,
 /// what it does and whether the run folder's `config.yaml` records it. The YAML reader, the command line, the
 /// written `config.yaml` and `deepfake train --help` all go through `TrainingKey.all`.
-public struct TrainingKey: Sendable {
+package struct TrainingKey: Sendable {
     /// The name `config.yaml` and the help use (dashes).
-    public let name: String
+    package let name: String
     /// Other accepted names, upstream's among them. Names compare with `_` read as `-`, case aside.
-    public let aliases: [String]
-    public let type: TrainingKeyType
+    package let aliases: [String]
+    package let type: TrainingKeyType
     /// One line for people.
-    public let doc: String
-    public let effect: TrainingKeyEffect
+    package let doc: String
+    package let effect: TrainingKeyEffect
     /// Sets the key's value, decoded from YAML, on a configuration; throws `TrainingKeyProblem` for a refused value.
     let apply: @Sendable (inout TrainingConfiguration, TrainingKeyValue) throws -> Void
     /// Writes the key's value into `config.yaml`; nil for keys that are not recorded.
@@ -53,16 +53,16 @@ public struct TrainingKey: Sendable {
     let show: (@Sendable (TrainingConfiguration) -> String)?
 
     /// Whether `config.yaml` records the key.
-    public var isWritten: Bool { write != nil }
+    package var isWritten: Bool { write != nil }
 
     /// The default value as text, or what the key accepts; nil for keys without effect.
-    public var defaultText: String? { show?(TrainingConfiguration()) }
+    package var defaultText: String? { show?(TrainingConfiguration()) }
 
     /// A name as compared: `_` read as `-`, lower case.
     static func normalized(_ name: String) -> String { name.replacingOccurrences(of: "_", with: "-").lowercased() }
 
     /// The key spelled `name` (its name or an alias, `-`/`_` alike), nil for an unknown name.
-    public static func named(_ name: String) -> TrainingKey? { index[normalized(name)] }
+    package static func named(_ name: String) -> TrainingKey? { index[normalized(name)] }
 
     private static let index: [String: TrainingKey] = {
         var map: [String: TrainingKey] = [:]
@@ -202,7 +202,7 @@ extension TrainingKey {
     }
 
     /// Every key, in the order `config.yaml` and the help list them.
-    public static let all: [TrainingKey] = [
+    package static let all: [TrainingKey] = [
         // Model.
         fixedText("model", accepts: ["vit_tiny_patch16_224", "vit-tiny-patch16-224"],
                   "The backbone: ViT-Tiny/16 (timm's name); the size keys below change its sizes.",

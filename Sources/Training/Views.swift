@@ -7,17 +7,17 @@ import Foundation
 import Imaging
 
 /// A crop rectangle in torchvision's `(i, j, h, w)` terms: `top` row, `left` column, `height`, `width`.
-public struct CropBox: Sendable, Hashable, CustomStringConvertible {
-    public var top: Int
-    public var left: Int
-    public var height: Int
-    public var width: Int
+package struct CropBox: Sendable, Hashable, CustomStringConvertible {
+    package var top: Int
+    package var left: Int
+    package var height: Int
+    package var width: Int
 
-    public init(top: Int, left: Int, height: Int, width: Int) {
+    package init(top: Int, left: Int, height: Int, width: Int) {
         self.top = top; self.left = left; self.height = height; self.width = width
     }
 
-    public var description: String { "(top \(top), left \(left), \(width)x\(height))" }
+    package var description: String { "(top \(top), left \(left), \(width)x\(height))" }
 }
 
 /// torchvision `RandomResizedCrop(size, scale, ratio, interpolation=BICUBIC)` on a PIL image.
@@ -34,37 +34,37 @@ public struct CropBox: Sendable, Hashable, CustomStringConvertible {
 /// The crop is then resized to `size`×`size` with Pillow's bicubic filter (torchvision's
 /// `resized_crop` crops the PIL image, then `resize`s it). Only the rules match torchvision: the
 /// random numbers come from `RandomSource`.
-public struct RandomResizedCrop: Sendable, Equatable {
+package struct RandomResizedCrop: Sendable, Equatable {
     /// Output side (224 in CoDE).
-    public var size: Int
+    package var size: Int
     /// Fraction of the image area to crop, `scale.lowerBound ... scale.upperBound`.
-    public var scale: ClosedRange<Double>
+    package var scale: ClosedRange<Double>
     /// Width/height aspect-ratio range (3/4 ... 4/3 in CoDE).
-    public var ratio: ClosedRange<Double>
+    package var ratio: ClosedRange<Double>
 
     /// Number of sampling attempts before the centred fallback (torchvision: 10).
-    public static let maxAttempts = 10
+    package static let maxAttempts = 10
 
-    public init(size: Int = 224, scale: ClosedRange<Double>, ratio: ClosedRange<Double> = (3.0 / 4.0)...(4.0 / 3.0)) {
+    package init(size: Int = 224, scale: ClosedRange<Double>, ratio: ClosedRange<Double> = (3.0 / 4.0)...(4.0 / 3.0)) {
         precondition(size > 0, "RandomResizedCrop: size must be positive")
         precondition(scale.lowerBound >= 0 && ratio.lowerBound > 0, "RandomResizedCrop: bad scale or ratio")
         self.size = size; self.scale = scale; self.ratio = ratio
     }
 
     /// CoDE's global crop: scale (0.4, 1.0).
-    public static let codeGlobal = RandomResizedCrop(scale: 0.4...1.0)
+    package static let codeGlobal = RandomResizedCrop(scale: 0.4...1.0)
     /// CoDE's local crop: scale (0.05, 0.4).
-    public static let codeLocal = RandomResizedCrop(scale: 0.05...0.4)
+    package static let codeLocal = RandomResizedCrop(scale: 0.05...0.4)
 
     /// Draws a crop box for a `width`×`height` image by torchvision's rules (see the type's documentation).
     ///
     /// - Precondition: `width > 0`, `height > 0`.
-    public func parameters(width: Int, height: Int, rng: inout RandomSource) -> CropBox {
+    package func parameters(width: Int, height: Int, rng: inout RandomSource) -> CropBox {
         draw(width: width, height: height, rng: &rng).box
     }
 
     /// `parameters(width:height:rng:)`, also telling whether a try was accepted (`false`: the fallback).
-    public func draw(width: Int, height: Int, rng: inout RandomSource) -> (box: CropBox, accepted: Bool) {
+    package func draw(width: Int, height: Int, rng: inout RandomSource) -> (box: CropBox, accepted: Bool) {
         precondition(width > 0 && height > 0, "RandomResizedCrop on an empty image")
         let area = Double(width * height)
         let logLower = log(ratio.lowerBound), logUpper = log(ratio.upperBound)
@@ -83,7 +83,7 @@ public struct RandomResizedCrop: Sendable, Equatable {
     }
 
     /// torchvision's fallback: the centred crop with the image's own ratio clamped to `ratio`.
-    public static func fallback(width: Int, height: Int, ratio: ClosedRange<Double>) -> CropBox {
+    package static func fallback(width: Int, height: Int, ratio: ClosedRange<Double>) -> CropBox {
         let inRatio = Double(width) / Double(height)
         var w = width, h = height
         if inRatio < ratio.lowerBound {
@@ -96,19 +96,19 @@ public struct RandomResizedCrop: Sendable, Equatable {
 
     /// Crops `box` out of `image` and resizes it to `size`×`size` with Pillow's bicubic filter
     /// (Pillow `image.crop(box).resize((size, size), BICUBIC)`, bit-exact).
-    public func resized(_ image: RGBImage, box: CropBox) -> RGBImage {
+    package func resized(_ image: RGBImage, box: CropBox) -> RGBImage {
         image.cropped(box).resizedBicubic(width: size, height: size)
     }
 
     /// Draws a box and returns the resized crop.
-    public func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
+    package func apply(_ image: RGBImage, rng: inout RandomSource) -> RGBImage {
         resized(image, box: parameters(width: image.width, height: image.height, rng: &rng))
     }
 }
 
 /// The eight views of a CoDE training record, in the order of upstream's processor output and of
 /// the tensors `real, fake, aug_real, aug_fake, g_R, l_R, g_F, l_F` in `engine.py`.
-public enum CoDEView: Int, CaseIterable, Sendable {
+package enum CoDEView: Int, CaseIterable, Sendable {
     /// The real image, not augmented (`real_image`).
     case real
     /// The chosen fake, not augmented (`fake`).
@@ -127,7 +127,7 @@ public enum CoDEView: Int, CaseIterable, Sendable {
     case localFake
 
     /// Whether the view comes from the fake image.
-    public var isFake: Bool { self == .fake || self == .augmentedFake || self == .globalFake || self == .localFake }
+    package var isFake: Bool { self == .fake || self == .augmentedFake || self == .globalFake || self == .localFake }
 
     /// The random-resized crop this view starts with, if any.
     func crop(_ c: CoDEViewConfiguration) -> RandomResizedCrop? {
@@ -143,24 +143,24 @@ public enum CoDEView: Int, CaseIterable, Sendable {
 }
 
 /// What the view builder does; the defaults are CoDE's training settings.
-public struct CoDEViewConfiguration: Sendable {
+package struct CoDEViewConfiguration: Sendable {
     /// Global crop, `RandomResizedCrop(224, scale=(0.4, 1.0), ratio=(3/4, 4/3), BICUBIC)`.
-    public var globalCrop: RandomResizedCrop
+    package var globalCrop: RandomResizedCrop
     /// Local crop, `RandomResizedCrop(224, scale=(0.05, 0.4), ratio=(3/4, 4/3), BICUBIC)`.
-    public var localCrop: RandomResizedCrop
+    package var localCrop: RandomResizedCrop
     /// The augmentation choice (upstream's 19 operations, at most 2 per view, by default).
-    public var augmentations: MassiveTransform
+    package var augmentations: MassiveTransform
     /// Upstream's `use_transform` (true in training; `--no-data-augmentation` turns it off).
-    public var useTransform: Bool
+    package var useTransform: Bool
     /// Upstream's `--double_contrastive` (on in CoDE's script): also build the fake's global/local crops.
     /// When off, `globalFake` and `localFake` are not written.
-    public var doubleContrastive: Bool
+    package var doubleContrastive: Bool
     /// The final geometry and normalisation (`Resize(248, BICUBIC) + CenterCrop(224)`).
-    public var preprocessing: Preprocessing
+    package var preprocessing: Preprocessing
     /// `Normalize` statistics (ImageNet).
-    public var normalization: Normalization
+    package var normalization: Normalization
 
-    public init(globalCrop: RandomResizedCrop = .codeGlobal, localCrop: RandomResizedCrop = .codeLocal,
+    package init(globalCrop: RandomResizedCrop = .codeGlobal, localCrop: RandomResizedCrop = .codeLocal,
                 augmentations: MassiveTransform = .upstream(), useTransform: Bool = true,
                 doubleContrastive: Bool = true, preprocessing: Preprocessing = .trainingEval,
                 normalization: Normalization = .imageNet) {
@@ -170,13 +170,13 @@ public struct CoDEViewConfiguration: Sendable {
     }
 
     /// CoDE's training configuration.
-    public static let code = CoDEViewConfiguration()
+    package static let code = CoDEViewConfiguration()
 
     /// Floats per view: `3 · crop · crop` (150,528 for CoDE).
-    public var viewFloatCount: Int { preprocessing.outputCount }
+    package var viewFloatCount: Int { preprocessing.outputCount }
 
     /// The views this configuration produces, in `CoDEView` order.
-    public var views: [CoDEView] {
+    package var views: [CoDEView] {
         doubleContrastive ? CoDEView.allCases : CoDEView.allCases.filter { $0 != .globalFake && $0 != .localFake }
     }
 }
@@ -189,15 +189,15 @@ public struct CoDEViewConfiguration: Sendable {
 /// order (upstream's order inside `MassiveTransform.forward`). The views are therefore independent
 /// of each other and of the order or thread they are built in. Give each record its own stream,
 /// e.g. `RandomSource(seed: seed).derived(UInt64(epoch), UInt64(recordIndex))`.
-public struct CoDEViewBuilder: Sendable {
-    public var configuration: CoDEViewConfiguration
+package struct CoDEViewBuilder: Sendable {
+    package var configuration: CoDEViewConfiguration
 
-    public init(_ configuration: CoDEViewConfiguration = .code) {
+    package init(_ configuration: CoDEViewConfiguration = .code) {
         self.configuration = configuration
     }
 
     /// Upstream's `random.sample(range(4), 1)[0]`: the index of the fake used for this record.
-    public func fakeIndex(fakeCount: Int, rng: RandomSource) -> Int {
+    package func fakeIndex(fakeCount: Int, rng: RandomSource) -> Int {
         var r = rng.derived(0)
         return r.int(below: fakeCount)
     }
@@ -208,7 +208,7 @@ public struct CoDEViewBuilder: Sendable {
     /// Steps: draw the augmentation count and indices; for global/local views, random-resized crop
     /// to 224×224 (Pillow bicubic); if the view is augmented and `useTransform`, apply the chosen
     /// augmentations in order; then `Resize(248, BICUBIC) + CenterCrop(224) + ToTensor + Normalize`.
-    public func writeView(_ view: CoDEView, of image: RGBImage, rng: inout RandomSource,
+    package func writeView(_ view: CoDEView, of image: RGBImage, rng: inout RandomSource,
                           into: UnsafeMutableBufferPointer<Float>) {
         let c = configuration
         let chosen = c.augmentations.drawOperations(rng: &rng)
@@ -226,7 +226,7 @@ public struct CoDEViewBuilder: Sendable {
     ///
     /// - Precondition: `fakes` is non-empty; every image is non-empty.
     @discardableResult
-    public func makeViews(real: RGBImage, fakes: [RGBImage], rng: RandomSource,
+    package func makeViews(real: RGBImage, fakes: [RGBImage], rng: RandomSource,
                           into destination: (CoDEView) -> UnsafeMutableBufferPointer<Float>) -> Int {
         precondition(!fakes.isEmpty, "CoDE views need at least one fake image")
         let k = fakeIndex(fakeCount: fakes.count, rng: rng)
@@ -238,7 +238,7 @@ public struct CoDEViewBuilder: Sendable {
     }
 
     /// `makeViews(real:fakes:rng:into:)` returning the views as arrays, in `configuration.views` order.
-    public func makeViews(real: RGBImage, fakes: [RGBImage], rng: RandomSource) -> (fakeIndex: Int, views: [CoDEView: [Float]]) {
+    package func makeViews(real: RGBImage, fakes: [RGBImage], rng: RandomSource) -> (fakeIndex: Int, views: [CoDEView: [Float]]) {
         let n = configuration.viewFloatCount
         var storage = [Float](repeating: 0, count: n * CoDEView.allCases.count)
         let k = storage.withUnsafeMutableBufferPointer { all in

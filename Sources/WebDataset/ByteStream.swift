@@ -1,6 +1,8 @@
 // Byte sources for the tar reader: a file (read(2) into the caller's buffer, never the whole shard in memory),
 // standard input, and an in-memory archive. The HTTP(S) source is in HTTPByteStream.swift.
 
+import DeepfakeCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,8 +12,6 @@ import Darwin
 // File-scope names for the C calls, which the stream classes' own `read`/`close` methods would shadow.
 func systemClose(_ descriptor: Int32) -> Int32 { close(descriptor) }
 func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int { read(descriptor, buffer, count) }
-func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(descriptor, buffer, count) }
-func systemErrorText() -> String { String(cString: strerror(errno)) }
 
 /// A forward-only source of bytes, read by ``TarReader`` in large chunks. Used by one thread at a time.
 public protocol ByteStream: AnyObject {
@@ -65,18 +65,18 @@ public final class FileByteStream: ByteStream {
     public init(path: String) throws(WebDatasetError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw WebDatasetError(shard: path, reason: "cannot open: \(String(cString: strerror(errno)))")
+            throw WebDatasetError(.unreadable, shard: path, reason: "cannot open: \(String(cString: strerror(errno)))")
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let reason = String(cString: strerror(errno))
             _ = systemClose(fd)
-            throw WebDatasetError(shard: path, reason: "cannot stat: \(reason)")
+            throw WebDatasetError(.unreadable, shard: path, reason: "cannot stat: \(reason)")
         }
         let kind = info.st_mode & S_IFMT
         if kind == S_IFDIR {
             _ = systemClose(fd)
-            throw WebDatasetError(shard: path, reason: "is a directory, not a tar file")
+            throw WebDatasetError(.unreadable, shard: path, reason: "is a directory, not a tar file")
         }
         name = path
         descriptor = fd
@@ -102,7 +102,7 @@ public final class FileByteStream: ByteStream {
     deinit { close() }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(WebDatasetError) -> Int {
-        guard descriptor >= 0 else { throw WebDatasetError(shard: name, offset: position, reason: "read after close") }
+        guard descriptor >= 0 else { throw WebDatasetError(.closed, shard: name, offset: position, reason: "read after close") }
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
         while true {
             let got = systemRead(descriptor, base, buffer.count)
@@ -111,7 +111,7 @@ public final class FileByteStream: ByteStream {
                 return got
             }
             if errno == EINTR { continue }
-            throw WebDatasetError(shard: name, offset: position, reason: "read failed: \(String(cString: strerror(errno)))")
+            throw WebDatasetError(.unreadable, shard: name, offset: position, reason: "read failed: \(String(cString: strerror(errno)))")
         }
     }
 
@@ -124,7 +124,7 @@ public final class FileByteStream: ByteStream {
         let step = min(count, max(0, totalSize - position))
         if step > 0 {
             guard lseek(descriptor, off_t(step), SEEK_CUR) >= 0 else {
-                throw WebDatasetError(shard: name, offset: position, reason: "seek failed: \(String(cString: strerror(errno)))")
+                throw WebDatasetError(.unreadable, shard: name, offset: position, reason: "seek failed: \(String(cString: strerror(errno)))")
             }
             position += step
         }

@@ -36,11 +36,11 @@ public func extract(shard: String, to directory: String,
                            bufferSize: options.bufferSize)
     defer { reader.close() }
     if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-        throw WebDatasetError(shard: shard, reason: "cannot create \(directory): \(systemErrorText())")
+        throw WebDatasetError(.writeFailed, shard: shard, reason: "cannot create \(directory): \(systemError())")
     }
     let root = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard root >= 0 else {
-        throw WebDatasetError(shard: shard, reason: "cannot open \(directory): \(systemErrorText())")
+        throw WebDatasetError(.writeFailed, shard: shard, reason: "cannot open \(directory): \(systemError())")
     }
     defer { _ = systemClose(root) }
 
@@ -54,15 +54,15 @@ public func extract(shard: String, to directory: String,
         defer { for descriptor in opened { _ = systemClose(descriptor) } }
         for component in components.dropLast() {
             if mkdirat(folder, component, 0o755) != 0 && errno != EEXIST {
-                throw WebDatasetError(shard: shard, offset: header.headerOffset,
-                                      reason: "member '\(header.name)': cannot create folder '\(component)': \(systemErrorText())")
+                throw WebDatasetError(.unsafeMember, shard: shard, offset: header.headerOffset,
+                                      reason: "member '\(header.name)': cannot create folder '\(component)': \(systemError())")
             }
             let next = openat(folder, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             guard next >= 0 else {
                 let reason = errno == ELOOP || errno == ENOTDIR
                     ? "'\(component)' is a symbolic link or not a folder; refusing to write through it"
-                    : systemErrorText()
-                throw WebDatasetError(shard: shard, offset: header.headerOffset,
+                    : systemError()
+                throw WebDatasetError(.unsafeMember, shard: shard, offset: header.headerOffset,
                                       reason: "member '\(header.name)': \(reason)")
             }
             opened.append(next)
@@ -80,7 +80,7 @@ public func extract(shard: String, to directory: String,
             let folderThere = error.reason.hasPrefix("rename") && [EISDIR, ENOTEMPTY, EEXIST].contains(error.errorNumber ?? 0)
             let reason = created ? "cannot write: " + (folderThere ? "a folder of that name exists" : error.reason)
                 : "cannot create a file: " + error.reason.dropFirst("cannot create: ".count)
-            throw WebDatasetError(shard: shard, offset: header.headerOffset, reason: "member '\(header.name)': \(reason)")
+            throw WebDatasetError(.unsafeMember, shard: shard, offset: header.headerOffset, reason: "member '\(header.name)': \(reason)")
         }
         report.files.append(header.name)
         report.bytes += Int64(bytes.count)
@@ -92,7 +92,7 @@ public func extract(shard: String, to directory: String,
 /// The path components of a member name, or an error when the name could leave the target folder.
 func safeComponents(_ name: String, shard: String, offset: Int64) throws(WebDatasetError) -> [String] {
     func refuse(_ why: String) -> WebDatasetError {
-        WebDatasetError(shard: shard, offset: offset, reason: "member '\(name)' \(why); refusing to extract it")
+        WebDatasetError(.unsafeMember, shard: shard, offset: offset, reason: "member '\(name)' \(why); refusing to extract it")
     }
     if name.isEmpty { throw refuse("has an empty name") }
     if name.hasPrefix("/") { throw refuse("is an absolute path (escapes the target folder)") }

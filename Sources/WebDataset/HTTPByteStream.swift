@@ -117,7 +117,7 @@ final class HTTPStreamState: HTTPDownloadSink, @unchecked Sendable {
     var totalSize: Int64? { condition.withLock { expectedEnd } }
 
     private func failure(_ reason: String, offset: Int64? = nil) -> WebDatasetError {
-        WebDatasetError(shard: name, offset: offset ?? receivedBytes, reason: reason)
+        WebDatasetError(.http, shard: name, offset: offset ?? receivedBytes, reason: reason)
     }
 
     /// Starts the download and waits for its first response head (or its failure).
@@ -176,7 +176,7 @@ final class HTTPStreamState: HTTPDownloadSink, @unchecked Sendable {
     private func streamError(_ error: HTTPDownloadError) -> WebDatasetError {
         condition.withLock {
             switch error {
-            case .status(let head, _): return WebDatasetError(shard: name, reason: "HTTP status \(head.status)")
+            case .status(let head, _): return WebDatasetError(.http, shard: name, reason: "HTTP status \(head.status)")
             case .sizeMismatch(let expected, let actual):
                 return failure("the server announced \(actual) bytes where the shard has \(expected)")
             case .bodyTooLong(let limit): return failure("the server sent more than the \(limit) bytes it announced")

@@ -31,15 +31,42 @@ public protocol SampleSource: Sendable {
     func samples(of shard: String) -> AnyIterator<Result<Sample, WebDatasetError>>
 }
 
-/// Why a shard, a member or a sample could not be read or written; names the shard and the byte offset.
+/// Why a shard, a member or a sample could not be read or written; names the shard and the byte offset, and
+/// says which kind of failure it is, so a caller can act on the difference (retry a transfer, skip a corrupt
+/// shard, fix a specification).
 public struct WebDatasetError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The kinds of failure.
+    public enum Kind: String, Sendable, Equatable {
+        /// A shard specification, list file, writer pattern or option that cannot be used.
+        case specification
+        /// A local file or folder that cannot be opened, examined or read.
+        case unreadable
+        /// An HTTP(S) transfer that failed (status, connection, deadline, size).
+        case http
+        /// The archive ends before a header, a member or its padding is complete.
+        case truncated
+        /// A header that is not tar, fails its checksum or holds invalid fields; a sample with a repeated field.
+        case corrupt
+        /// Valid tar the reader does not take (sparse members, gzip-compressed shards).
+        case unsupported
+        /// A member extraction refuses (a path leaving the folder, a link, a special file).
+        case unsafeMember
+        /// A sample whose fields cannot be decoded, re-encoded or written, or a record that is incomplete.
+        case sample
+        /// An output shard or folder that cannot be created or written.
+        case writeFailed
+        /// A reader or writer used after it was closed or finished.
+        case closed
+    }
+
+    public var kind: Kind
     public var shard: String
     /// Byte offset in the shard where the problem was found, when known.
     public var offset: Int64?
     public var reason: String
 
-    public init(shard: String, offset: Int64? = nil, reason: String) {
-        self.shard = shard; self.offset = offset; self.reason = reason
+    public init(_ kind: Kind, shard: String, offset: Int64? = nil, reason: String) {
+        self.kind = kind; self.shard = shard; self.offset = offset; self.reason = reason
     }
 
     public var description: String {

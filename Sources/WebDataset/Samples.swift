@@ -258,7 +258,7 @@ public final class ShardSampleReader {
                 }
                 if let sample = current, sample.key.utf8.elementsEqual(keyPart.utf8) {
                     if currentFields.contains(field) {
-                        throw WebDatasetError(shard: shard, offset: header.headerOffset,
+                        throw WebDatasetError(.corrupt, shard: shard, offset: header.headerOffset,
                                               reason: "duplicate field '\(field)' in sample '\(sample.key)' "
                                                 + "(member '\(header.name)')")
                     }

@@ -38,15 +38,15 @@ public enum ShardSpec {
     /// substitution).
     public static func expand(_ spec: String) throws(WebDatasetError) -> [String] {
         let trimmed = spec.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw WebDatasetError(shard: spec, reason: "empty shard specification") }
+        guard !trimmed.isEmpty else { throw WebDatasetError(.specification, shard: spec, reason: "empty shard specification") }
         var names: [String] = []
         for part in trimmed.components(separatedBy: "::") {
             guard !part.isEmpty else {
-                throw WebDatasetError(shard: spec, reason: "empty item in a '::'-separated shard specification")
+                throw WebDatasetError(.specification, shard: spec, reason: "empty item in a '::'-separated shard specification")
             }
             names += try expandBraces(part)
             if names.count > maxExpansion {
-                throw WebDatasetError(shard: spec, reason: "expands to more than \(maxExpansion) names")
+                throw WebDatasetError(.specification, shard: spec, reason: "expands to more than \(maxExpansion) names")
             }
         }
         return names
@@ -66,10 +66,10 @@ public enum ShardSpec {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw WebDatasetError(shard: path, reason: "cannot read the shard list: \(error.localizedDescription)")
+            throw WebDatasetError(.unreadable, shard: path, reason: "cannot read the shard list: \(error.localizedDescription)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw WebDatasetError(shard: path, reason: "the shard list is not UTF-8 text")
+            throw WebDatasetError(.specification, shard: path, reason: "the shard list is not UTF-8 text")
         }
         let base = root ?? (path as NSString).deletingLastPathComponent
         var entries: [ShardEntry] = []
@@ -99,7 +99,7 @@ public enum ShardSpec {
         } else {
             entries = try expand(trimmed).map { ShardEntry(name: $0, spec: trimmed, line: nil) }
         }
-        guard !entries.isEmpty else { throw WebDatasetError(shard: spec, reason: "no shards") }
+        guard !entries.isEmpty else { throw WebDatasetError(.specification, shard: spec, reason: "no shards") }
         for entry in entries { _ = try location(of: entry.name) }
         return entries
     }
@@ -118,25 +118,25 @@ public enum ShardSpec {
     /// (percent-decoded), a name without a scheme a local path.
     /// - Throws: an empty name, a malformed URL, or another scheme (`s3://`, webdataset's `pipe:` …).
     public static func location(of shard: String) throws(WebDatasetError) -> ShardLocation {
-        guard !shard.isEmpty else { throw WebDatasetError(shard: shard, reason: "empty shard name") }
+        guard !shard.isEmpty else { throw WebDatasetError(.specification, shard: shard, reason: "empty shard name") }
         if shard == "-" { return .standardInput }
         if shard.hasPrefix("pipe:") {
-            throw WebDatasetError(shard: shard, reason: "'pipe:' shards are not supported (use '-' and pipe into standard input)")
+            throw WebDatasetError(.specification, shard: shard, reason: "'pipe:' shards are not supported (use '-' and pipe into standard input)")
         }
         guard let scheme = schemeOf(shard) else { return .file(shard) }
         switch scheme {
         case "http", "https":
             guard let url = URL(string: shard), let host = url.host, !host.isEmpty else {
-                throw WebDatasetError(shard: shard, reason: "malformed URL")
+                throw WebDatasetError(.specification, shard: shard, reason: "malformed URL")
             }
             return .url(url)
         case "file":
             guard let url = URL(string: shard), !url.path.isEmpty else {
-                throw WebDatasetError(shard: shard, reason: "malformed file URL")
+                throw WebDatasetError(.specification, shard: shard, reason: "malformed file URL")
             }
             return .file(url.path)
         default:
-            throw WebDatasetError(shard: shard, reason: "unsupported URL scheme '\(scheme)' (supported: local paths, file://, http://, https://, -)")
+            throw WebDatasetError(.specification, shard: shard, reason: "unsupported URL scheme '\(scheme)' (supported: local paths, file://, http://, https://, -)")
         }
     }
 }
@@ -187,11 +187,11 @@ private struct BraceExpander {
     typealias Scalars = ArraySlice<Unicode.Scalar>
 
     func unbalanced() -> WebDatasetError {
-        WebDatasetError(shard: pattern, reason: "unbalanced braces in shard pattern")
+        WebDatasetError(.specification, shard: pattern, reason: "unbalanced braces in shard pattern")
     }
 
     func tooMany() -> WebDatasetError {
-        WebDatasetError(shard: pattern, reason: "brace pattern expands to more than \(ShardSpec.maxExpansion) names")
+        WebDatasetError(.specification, shard: pattern, reason: "brace pattern expands to more than \(ShardSpec.maxExpansion) names")
     }
 
     /// A pattern: literal runs and top-level brace groups, combined as a product.

@@ -68,7 +68,7 @@ public final class ShardWriter {
     public init(pattern: String, options: ShardWriterOptions = .init()) throws(WebDatasetError) {
         _ = try ShardWriter.format(pattern, 0)
         guard options.maxCount > 0, options.maxSize > 0 else {
-            throw WebDatasetError(shard: pattern, reason: "maxCount and maxSize must be positive")
+            throw WebDatasetError(.specification, shard: pattern, reason: "maxCount and maxSize must be positive")
         }
         self.pattern = pattern
         self.options = options
@@ -77,9 +77,6 @@ public final class ShardWriter {
     }
 
     deinit { writer?.abandon() }
-
-    /// The shard being written.
-    public var currentShard: String? { writer?.path }
 
     /// `pattern` with its one integer conversion applied, as Python's `pattern % number`.
     public static func format(_ pattern: String, _ number: Int) throws(WebDatasetError) -> String {
@@ -91,7 +88,7 @@ public final class ShardWriter {
             guard character == "%" else { out.append(character); index = pattern.index(after: index); continue }
             var cursor = pattern.index(after: index)
             guard cursor < pattern.endIndex else {
-                throw WebDatasetError(shard: pattern, reason: "shard pattern ends with a lone '%'")
+                throw WebDatasetError(.specification, shard: pattern, reason: "shard pattern ends with a lone '%'")
             }
             if pattern[cursor] == "%" { out.append("%"); index = pattern.index(after: cursor); continue }
             var zero = false
@@ -102,7 +99,7 @@ public final class ShardWriter {
                 cursor = pattern.index(after: cursor)
             }
             guard cursor < pattern.endIndex, pattern[cursor] == "d" || pattern[cursor] == "i" else {
-                throw WebDatasetError(shard: pattern, reason: "shard pattern: only %d, %0Nd, %Nd and %% are supported")
+                throw WebDatasetError(.specification, shard: pattern, reason: "shard pattern: only %d, %0Nd, %Nd and %% are supported")
             }
             let digits = String(number.magnitude)
             let sign = number < 0 ? "-" : ""
@@ -113,14 +110,14 @@ public final class ShardWriter {
             index = pattern.index(after: cursor)
         }
         guard conversions == 1 else {
-            throw WebDatasetError(shard: pattern, reason: "shard pattern needs exactly one %d-style conversion (found \(conversions))")
+            throw WebDatasetError(.specification, shard: pattern, reason: "shard pattern needs exactly one %d-style conversion (found \(conversions))")
         }
         return out
     }
 
     /// Writes one sample, starting a new shard first when the current one is full.
     public func write(_ sample: Sample) throws(WebDatasetError) {
-        guard !closed else { throw WebDatasetError(shard: pattern, reason: "shard writer closed") }
+        guard !closed else { throw WebDatasetError(.closed, shard: pattern, reason: "shard writer closed") }
         let prepared = try prepare(sample)
         var needsRotation = count >= options.maxCount || size >= options.maxSize
         if options.rotateBeforeExceedingSize && count > 0 {
@@ -172,7 +169,7 @@ public final class ShardWriter {
                 let image = try decodeImage(out.fields[index].bytes, name: name)
                 out.fields[index].bytes = ext == "png" ? try encodePNG(image) : try encodeJPEG(image, quality: quality)
             } catch {
-                throw WebDatasetError(shard: writer?.path ?? pattern, reason: "re-encoding \(name): \(error.description)")
+                throw WebDatasetError(.sample, shard: writer?.path ?? pattern, reason: "re-encoding \(name): \(error.description)")
             }
         }
         return out

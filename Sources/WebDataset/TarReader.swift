@@ -152,7 +152,7 @@ public final class TarReader {
     public func close() {
         stream.close()
         if case .failed = state { return }
-        state = .failed(WebDatasetError(shard: shard, offset: offset, reason: "reader closed"))
+        state = .failed(WebDatasetError(.closed, shard: shard, offset: offset, reason: "reader closed"))
     }
 
     /// The next regular member, bytes included; nil at the end of the archive.
@@ -181,8 +181,8 @@ public final class TarReader {
         }
     }
 
-    private func fail(_ reason: String, at position: Int64? = nil) -> WebDatasetError {
-        WebDatasetError(shard: shard, offset: position ?? offset, reason: reason)
+    private func fail(_ kind: WebDatasetError.Kind, _ reason: String, at position: Int64? = nil) -> WebDatasetError {
+        WebDatasetError(kind, shard: shard, offset: position ?? offset, reason: reason)
     }
 
     private func readHeader() throws(WebDatasetError) -> TarHeader? {
@@ -198,19 +198,19 @@ public final class TarReader {
             let available = try fill(512)
             if available == 0 {
                 if firstHeaderOffset != nil {
-                    throw fail("truncated archive: it ends after a \(extensionKind) header, before the member it describes")
+                    throw fail(.truncated, "truncated archive: it ends after a \(extensionKind) header, before the member it describes")
                 }
                 state = .finished
                 return nil
             }
             if available < 512 {
-                throw fail("truncated header: the archive ends \(available) bytes into a 512-byte header block",
+                throw fail(.truncated, "truncated header: the archive ends \(available) bytes into a 512-byte header block",
                            at: blockOffset)
             }
             let block = UnsafeRawBufferPointer(start: buffer + start, count: 512)
             if isZeroBlock(block) {
                 if firstHeaderOffset != nil {
-                    throw fail("corrupt archive: end-of-archive block right after a \(extensionKind) header", at: blockOffset)
+                    throw fail(.corrupt, "corrupt archive: end-of-archive block right after a \(extensionKind) header", at: blockOffset)
                 }
                 start += 512
                 state = .finished
@@ -219,7 +219,7 @@ public final class TarReader {
             try verifyChecksum(block, at: blockOffset)
             let typeFlag = block[156]
             let rawSize = Int(try number(block, 124, 12, "size", at: blockOffset))
-            guard rawSize >= 0 else { throw fail("negative size \(rawSize) in header", at: blockOffset) }
+            guard rawSize >= 0 else { throw fail(.corrupt, "negative size \(rawSize) in header", at: blockOffset) }
             if firstHeaderOffset == nil { firstHeaderOffset = blockOffset }
 
             switch typeFlag {
@@ -252,7 +252,7 @@ public final class TarReader {
                 if isName { longName = text } else { longLink = text }
                 continue
             case UInt8(ascii: "S"):
-                throw fail("GNU sparse member: sparse files are not supported", at: blockOffset)
+                throw fail(.unsupported, "GNU sparse member: sparse files are not supported", at: blockOffset)
             default:
                 break
             }
@@ -260,7 +260,7 @@ public final class TarReader {
             // A real entry: combine the ustar fields with the extensions that preceded it.
             var pax = global
             if hasLocal { pax.overlay(local) }
-            if pax.sparse { throw fail("PAX sparse member: sparse files are not supported", at: blockOffset) }
+            if pax.sparse { throw fail(.unsupported, "PAX sparse member: sparse files are not supported", at: blockOffset) }
             let isPosix = block[257] == UInt8(ascii: "u") && block[258] == UInt8(ascii: "s") && block[259] == UInt8(ascii: "t")
                 && block[260] == UInt8(ascii: "a") && block[261] == UInt8(ascii: "r") && block[262] == 0
             var name: String
@@ -328,7 +328,7 @@ public final class TarReader {
         guard let total = stream.totalSize else { return }
         let remaining = total - dataOffset
         if Int64(size) > remaining {
-            throw fail("truncated archive: member '\(name)' (header at byte \(headerOffset)) declares \(size) bytes "
+            throw fail(.truncated, "truncated archive: member '\(name)' (header at byte \(headerOffset)) declares \(size) bytes "
                        + "but only \(max(0, remaining)) remain", at: max(dataOffset, total))
         }
     }
@@ -339,13 +339,13 @@ public final class TarReader {
         size: Int, kind: String, _ body: (UnsafeRawBufferPointer) throws(WebDatasetError) -> Void
     ) throws(WebDatasetError) {
         guard size <= TarReader.maxExtensionSize else {
-            throw fail("\(kind) header of \(size) bytes (more than \(TarReader.maxExtensionSize) accepted)")
+            throw fail(.corrupt, "\(kind) header of \(size) bytes (more than \(TarReader.maxExtensionSize) accepted)")
         }
         let padded = size + padding(size)
         if padded <= capacity {
             let available = try fill(padded)
             guard available >= padded else {
-                throw fail("truncated archive: \(kind) header data ends after \(available) of \(padded) bytes",
+                throw fail(.truncated, "truncated archive: \(kind) header data ends after \(available) of \(padded) bytes",
                            at: offset + Int64(available))
             }
             try body(UnsafeRawBufferPointer(start: buffer + start, count: size))
@@ -367,7 +367,7 @@ public final class TarReader {
         switch state {
         case .failed(let error): throw error
         case .inMember: break
-        default: throw fail("readData() called with no member pending")
+        default: throw fail(.closed, "readData() called with no member pending")
         }
         do throws(WebDatasetError) {
             let bytes = try readBytes(pendingData, what: "member '\(currentName)'")
@@ -432,7 +432,7 @@ public final class TarReader {
         }
         if let failure { throw failure }
         if bytes.count < count {
-            throw fail("truncated archive: \(what) (data at byte \(startOffset)) ends after \(bytes.count) of "
+            throw fail(.truncated, "truncated archive: \(what) (data at byte \(startOffset)) ends after \(bytes.count) of "
                        + "\(count) bytes")
         }
         return bytes
@@ -452,7 +452,7 @@ public final class TarReader {
             start += take
         }
         if bytes.count < count {
-            throw fail("truncated archive: \(what) (data at byte \(startOffset)) ends after \(bytes.count) of "
+            throw fail(.truncated, "truncated archive: \(what) (data at byte \(startOffset)) ends after \(bytes.count) of "
                        + "\(count) bytes")
         }
         return bytes
@@ -462,7 +462,7 @@ public final class TarReader {
         guard count > 0 else { return }
         let available = try fill(count)
         guard available >= count else {
-            throw fail("truncated archive: the archive ends inside the padding after \(what)",
+            throw fail(.truncated, "truncated archive: the archive ends inside the padding after \(what)",
                        at: offset + Int64(available))
         }
         start += count
@@ -479,7 +479,7 @@ public final class TarReader {
             bufferOrigin += skipped
             remaining -= skipped
             if remaining > 0 {
-                throw fail("truncated archive: the archive ends inside member '\(name)' (\(remaining) bytes missing)")
+                throw fail(.truncated, "truncated archive: the archive ends inside member '\(name)' (\(remaining) bytes missing)")
             }
         }
     }
@@ -542,11 +542,11 @@ public final class TarReader {
     private func checksumError(_ block: UnsafeRawBufferPointer, detail: String, at position: Int64) -> WebDatasetError {
         if position == 0 {
             if block[0] == 0x1F && block[1] == 0x8B {
-                return fail("gzip-compressed data: compressed shards are not supported (decompress to .tar)", at: 0)
+                return fail(.unsupported, "gzip-compressed data: compressed shards are not supported (decompress to .tar)", at: 0)
             }
-            return fail("not a tar archive: \(detail) in the first header", at: 0)
+            return fail(.corrupt, "not a tar archive: \(detail) in the first header", at: 0)
         }
-        return fail("corrupt header: \(detail)", at: position)
+        return fail(.corrupt, "corrupt header: \(detail)", at: position)
     }
 
     private func number(_ block: UnsafeRawBufferPointer, _ from: Int, _ length: Int, _ field: String,
@@ -554,7 +554,7 @@ public final class TarReader {
         do throws(NumberFieldError) {
             return try parseNumber(UnsafeRawBufferPointer(rebasing: block[from..<(from + length)]))
         } catch {
-            throw fail("corrupt header: invalid \(field) field", at: position)
+            throw fail(.corrupt, "corrupt header: invalid \(field) field", at: position)
         }
     }
 }
@@ -657,7 +657,7 @@ extension TarReader {
             }
             guard index < count, payload[index] == 0x20, length > 0, index > recordStart,
                   recordStart + length <= count, payload[recordStart + length - 1] == 0x0A else {
-                throw WebDatasetError(shard: shard, offset: position + Int64(recordStart),
+                throw WebDatasetError(.corrupt, shard: shard, offset: position + Int64(recordStart),
                                       reason: "corrupt PAX header: malformed record")
             }
             let keywordStart = index + 1
@@ -665,7 +665,7 @@ extension TarReader {
             var equals = keywordStart
             while equals < recordEnd, payload[equals] != UInt8(ascii: "=") { equals += 1 }
             guard equals < recordEnd, equals > keywordStart else {
-                throw WebDatasetError(shard: shard, offset: position + Int64(recordStart),
+                throw WebDatasetError(.corrupt, shard: shard, offset: position + Int64(recordStart),
                                       reason: "corrupt PAX header: record without keyword=value")
             }
             let keyword = UnsafeRawBufferPointer(rebasing: payload[keywordStart..<equals])
@@ -680,7 +680,7 @@ extension TarReader {
         func text() -> String { String(decoding: value, as: UTF8.self) }
         func integer(_ name: String) throws(WebDatasetError) -> Int64 {
             guard let number = parseDecimal(value) else {
-                throw WebDatasetError(shard: shard, offset: position,
+                throw WebDatasetError(.corrupt, shard: shard, offset: position,
                                       reason: "corrupt PAX header: \(name)=\(text()) is not an integer")
             }
             return number
@@ -694,12 +694,12 @@ extension TarReader {
         case 4 where equal(keyword, "size"):
             let size = try integer("size")
             guard size >= 0, size <= Int64(Int.max) else {
-                throw WebDatasetError(shard: shard, offset: position, reason: "corrupt PAX header: size \(size)")
+                throw WebDatasetError(.corrupt, shard: shard, offset: position, reason: "corrupt PAX header: size \(size)")
             }
             values.size = Int(size)
         case 5 where equal(keyword, "mtime"):
             guard let time = parseDouble(value) else {
-                throw WebDatasetError(shard: shard, offset: position,
+                throw WebDatasetError(.corrupt, shard: shard, offset: position,
                                       reason: "corrupt PAX header: mtime=\(text()) is not a number")
             }
             values.mtime = time

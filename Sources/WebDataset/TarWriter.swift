@@ -104,7 +104,7 @@ public final class TarWriter {
         } catch {
             let prefix = "cannot create: "
             let reason = error.reason.hasPrefix(prefix) ? String(error.reason.dropFirst(prefix.count)) : error.reason
-            throw WebDatasetError(shard: path, reason: "cannot create \(temporary): \(reason)")
+            throw WebDatasetError(.writeFailed, shard: path, reason: "cannot create \(temporary): \(reason)")
         }
         pending.reserveCapacity(flushThreshold + 4096)
     }
@@ -148,7 +148,7 @@ public final class TarWriter {
 
     private func validate(_ sample: Sample) throws(WebDatasetError) {
         func refuse(_ reason: String) -> WebDatasetError {
-            WebDatasetError(shard: errorName, offset: bytesWritten, reason: "sample '\(sample.key)': \(reason)")
+            WebDatasetError(.sample, shard: errorName, offset: bytesWritten, reason: "sample '\(sample.key)': \(reason)")
         }
         guard !sample.key.isEmpty else { throw refuse("empty key") }
         let components = sample.key.split(separator: "/", omittingEmptySubsequences: false)
@@ -179,7 +179,7 @@ public final class TarWriter {
                          mtime: Double? = nil, mode: UInt32? = nil,
                          metadata: [String: String] = [:]) throws(WebDatasetError) {
         guard !finished else {
-            throw WebDatasetError(shard: errorName, offset: bytesWritten, reason: "archive already finished")
+            throw WebDatasetError(.closed, shard: errorName, offset: bytesWritten, reason: "archive already finished")
         }
         var entryName = name
         if case .directory = type, !entryName.hasSuffix("/") { entryName += "/" }
@@ -191,7 +191,7 @@ public final class TarWriter {
         do throws(HeaderError) {
             header = try makeHeaders(info)
         } catch {
-            throw WebDatasetError(shard: errorName, offset: bytesWritten, reason: "member '\(name)': \(error.reason)")
+            throw WebDatasetError(.sample, shard: errorName, offset: bytesWritten, reason: "member '\(name)': \(error.reason)")
         }
         try emit(header)
         if !bytes.isEmpty {
@@ -213,12 +213,12 @@ public final class TarWriter {
         finished = true
         guard let path else { return }
         try flush()
-        guard let file else { throw WebDatasetError(shard: path, reason: "writer closed") }
+        guard let file else { throw WebDatasetError(.closed, shard: path, reason: "writer closed") }
         self.file = nil
         do throws(FileError) {
             try file.commit()
         } catch {
-            throw WebDatasetError(shard: path, reason: error.reason)
+            throw WebDatasetError(.writeFailed, shard: path, reason: error.reason)
         }
     }
 
@@ -265,13 +265,13 @@ public final class TarWriter {
 
     private func writeAll(_ bytes: [UInt8]) throws(WebDatasetError) {
         guard let file else {
-            throw WebDatasetError(shard: errorName, offset: bytesWritten, reason: "writer closed")
+            throw WebDatasetError(.closed, shard: errorName, offset: bytesWritten, reason: "writer closed")
         }
         do throws(FileError) {
             try file.write(bytes)
         } catch {
             abandon()
-            throw WebDatasetError(shard: errorName, offset: bytesWritten, reason: error.reason)
+            throw WebDatasetError(.writeFailed, shard: errorName, offset: bytesWritten, reason: error.reason)
         }
     }
 

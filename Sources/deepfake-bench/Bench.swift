@@ -1,3 +1,4 @@
+import ArgumentParser
 import Collective
 import DeepfakeCore
 import Detection
@@ -22,13 +23,6 @@ import Training
 // Without --case: vit_forward_b1, vit_forward_b32, embed_folder (with --images) and a peak_rss line, in one
 // process (the old behaviour). Every case line carries `peak_rss_mib`, the process's VmHWM when the case ended.
 
-let usage = """
-    usage: deepfake-bench [--case NAME] [--threads N] [--seconds S] [--model DIR] [--images DIR] [--shards DIR]
-                          [--batch N] [--list-cases]
-    cases: \(BenchCase.allCases.map(\.rawValue).joined(separator: ", "))
-
-    """
-
 enum BenchCase: String, CaseIterable {
     /// ViT-Tiny forward at batch 1 / 32 (random weights unless --model).
     case vit_forward_b1, vit_forward_b32
@@ -47,40 +41,28 @@ enum BenchCase: String, CaseIterable {
     case allreduce
 }
 
-struct Arguments {
-    var threads = 2
-    var seconds = 8.0
-    var model: String?
-    var images: String?
-    var shards: String?
-    var batch = 32
-    var cases: [BenchCase] = []
+extension BenchCase: ExpressibleByArgument {}
 
-    init() {
-        var args = CommandLine.arguments.dropFirst()
-        func fail(_ message: String) -> Never {
-            FileHandle.standardError.write(Data(((message.isEmpty ? "" : "deepfake-bench: \(message)\n") + usage).utf8))
-            exit(64)
-        }
-        if let problem = KernelISA.environmentProblem { fail(problem) }
-        while let flag = args.popFirst() {
-            switch flag {
-            case "--threads": threads = Int(args.popFirst() ?? "") ?? threads
-            case "--seconds": seconds = Double(args.popFirst() ?? "") ?? seconds
-            case "--model": model = args.popFirst()
-            case "--images": images = args.popFirst()
-            case "--shards": shards = args.popFirst()
-            case "--batch": batch = max(1, Int(args.popFirst() ?? "") ?? batch)
-            case "--case":
-                let name = args.popFirst() ?? ""
-                guard let c = BenchCase(rawValue: name) else { fail("unknown case '\(name)'") }
-                cases.append(c)
-            case "--list-cases":
-                print(BenchCase.allCases.map(\.rawValue).joined(separator: "\n"))
-                exit(0)
-            default: fail(flag == "-h" || flag == "--help" ? "" : "unknown option '\(flag)'")
-            }
-        }
+/// The command line, read by swift-argument-parser: a value that is not a number, an unknown case or option, or
+/// an unknown DEEPFAKE_ISA is a usage error (status 64).
+struct Arguments: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "deepfake-bench",
+                                                    abstract: "Throughput of the Swift implementation, one JSON line per case.")
+    @Option(help: "Threads for the kernels and the decoding.") var threads = 2
+    @Option(help: "Seconds each case is measured for (after one warm-up call).") var seconds = 8.0
+    @Option(help: "A model folder (default: random ViT-Tiny weights).") var model: String?
+    @Option(help: "A folder of images (embed_folder, detect_folder).") var images: String?
+    @Option(help: "A folder of shards (shards_read, shards_decode).") var shards: String?
+    @Option(help: "Batch size of train_step and vit_forward.") var batch = 32
+    @Option(name: .customLong("case"), help: "A case to run (repeatable): \(BenchCase.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var cases: [BenchCase] = []
+    @Flag(help: "List the cases and exit.") var listCases = false
+
+    func validate() throws {
+        if let problem = KernelISA.environmentProblem { throw ValidationError(problem) }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, found \(threads)") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, found \(batch)") }
+        guard seconds.isFinite, seconds > 0 else { throw ValidationError("--seconds must be a positive number, found \(seconds)") }
     }
 }
 
@@ -172,7 +154,11 @@ func isImageField(_ name: String) -> Bool {
 
 // MARK: - Cases
 
-let args = Arguments()
+let args = Arguments.parseOrExit()
+if args.listCases {
+    print(BenchCase.allCases.map(\.rawValue).joined(separator: "\n"))
+    exit(0)
+}
 let options = ComputeOptions(threads: args.threads)
 
 func backbone() -> VisionTransformer {

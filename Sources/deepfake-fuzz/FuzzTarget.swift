@@ -30,7 +30,7 @@ enum FuzzTarget: String, CaseIterable {
     case pickle
     /// `SafeTensorsFile`, every tensor converted, then the same file as a deepfake head and as ViT weights.
     case safetensors
-    /// `Npy.read` (files) and `NpyArray.decode` (shard fields).
+    /// `Npy.read` (files) and `Npy.decode` (bytes: shard fields).
     case npy
     /// `ViTConfig(contentsOf:)`: a Hugging Face ViT `config.json`.
     case vitConfig = "vit-config"
@@ -151,7 +151,7 @@ enum FuzzTarget: String, CaseIterable {
         ScratchFile.with(bytes, named: "array.npy") { path in
             do { outcome.append("file \(try Npy.read(path: path).shape)") } catch { outcome.append("file: \(error)") }
         }
-        do { outcome.append("memory \(try NpyArray.decode(bytes).shape)") } catch { outcome.append("memory: \(error)") }
+        do { outcome.append("memory \(try Npy.decode(bytes, name: "<input>").shape)") } catch { outcome.append("memory: \(error)") }
         return outcome.joined(separator: "; ")
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeepfakeCore
 import Detection
 import Foundation
+import Heads
 import Imaging
 import Tensor
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import D3
 import DeepfakeCore
 import Detection
 import Foundation

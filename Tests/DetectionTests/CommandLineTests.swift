@@ -1,15 +1,16 @@
 import Foundation
 import XCTest
 
-/// Runs the built `deepfake` executable (it sits beside the test bundle in the build folder).
-/// `environment` adds to (or replaces entries of) the test process's environment.
-func runDeepfake(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs the built `deepfake` executable, or another of the package's (`executable`); they sit beside the test
+/// bundle in the build folder. `environment` adds to (or replaces entries of) the test process's environment.
+func runDeepfake(_ arguments: [String], environment: [String: String] = [:],
+                 executable: String = "deepfake") throws -> (status: Int32, stdout: String, stderr: String) {
     var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    if !FileManager.default.fileExists(atPath: folder.appendingPathComponent("deepfake").path) {
+    if !FileManager.default.fileExists(atPath: folder.appendingPathComponent(executable).path) {
         folder = Bundle.main.bundleURL
     }
     let process = Process()
-    process.executableURL = folder.appendingPathComponent("deepfake")
+    process.executableURL = folder.appendingPathComponent(executable)
     process.arguments = arguments
     if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
@@ -69,5 +70,16 @@ final class CommandLineTests: XCTestCase {
     func testUsageErrorsExitWith64() throws {
         XCTAssertEqual(try runDeepfake(["embed", "--model", tinyModel, "--batch-size", "0", images]).status, 64)
         XCTAssertEqual(try runDeepfake(["embed", "--model", tinyModel, "--format", "npy", images]).status, 64)
+    }
+
+    /// deepfake-bench once ignored a value it could not read (`--threads abc` ran with 2 threads).
+    func testBenchRefusesValuesItCannotRead() throws {
+        for (arguments, expected) in [(["--threads", "abc"], "'abc' is invalid for '--threads"), (["--case", "nope"], "'nope' is invalid for '--case"),
+                                      (["--batch", "0"], "--batch must be at least 1")] {
+            let (status, stdout, stderr) = try runDeepfake(arguments, executable: "deepfake-bench")
+            XCTAssertEqual(status, 64, "\(arguments)")
+            XCTAssertEqual(stdout, "", "\(arguments)")
+            XCTAssertTrue(stderr.contains(expected), "\(arguments): \(stderr)")
+        }
     }
 }

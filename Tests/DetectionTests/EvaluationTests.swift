@@ -62,8 +62,8 @@ final class EvaluationTests: XCTestCase {
             svm.append(HeadOutput(isFake: d <= 0, score: d, decision: d))
         }
         return EvaluationReport(dataset: dataset,
-                                heads: [HeadEvaluationInput(name: "linear", kind: "linear", outputs: linear),
-                                        HeadEvaluationInput(name: "svm", kind: "svm", outputs: svm)],
+                                heads: [HeadEvaluationInput(name: "linear", kind: .linear, outputs: linear),
+                                        HeadEvaluationInput(name: "svm", kind: .svm, outputs: svm)],
                                 imageErrors: [dataset.paths.first { $0.hasSuffix("b3.jpeg") }!: "cannot decode"],
                                 settings: ["batch_size": "32"], versions: ["deepfake": "test"])
     }

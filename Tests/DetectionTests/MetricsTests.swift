@@ -151,15 +151,15 @@ final class MetricsTests: XCTestCase {
         let decisions = try XCTUnwrap(fx.decision)
         let samples = decisions.indices.map { i in
             ScoredSample(isFake: fx.labels[i] == 1, output: HeadOutput(isFake: decisions[i] <= 0, score: decisions[i], decision: decisions[i]),
-                         headKind: "svm")
+                         headKind: .svm)
         }
         XCTAssertEqual(samples.map(\.score), fx.scores.map(\.value))
         XCTAssertEqual(samples.map(\.predictedFake), fx.predicted.map { $0 == 1 })
         assertClose(Metrics.rocAUC(samples).value, fx.roc_auc, "svm AUC through the mapping")
         let linear = HeadOutput(isFake: true, score: 0.8, decision: 1.386)
-        XCTAssertEqual(linear.fakeScore(headKind: "linear"), 0.8)
-        XCTAssertEqual(HeadOutput(isFake: false, score: 0, decision: nil).fakeScore(headKind: "knn"), 0)
-        XCTAssertEqual(HeadOutput(isFake: true, score: -0.25, decision: nil).fakeScore(headKind: "svm"), 0.25)
+        XCTAssertEqual(linear.fakeScore(headKind: .linear), 0.8)
+        XCTAssertEqual(HeadOutput(isFake: false, score: 0, decision: nil).fakeScore(headKind: .knn), 0)
+        XCTAssertEqual(HeadOutput(isFake: true, score: -0.25, decision: nil).fakeScore(headKind: .svm), 0.25)
     }
 
     func testUndefinedCasesGiveReasonsNotCrashes() {

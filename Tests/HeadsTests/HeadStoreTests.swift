@@ -34,7 +34,7 @@ final class HeadStoreTests: XCTestCase {
         let raw = try SafeTensorsFile(path: p)
         XCTAssertEqual(raw.metadata["format"], "deepfake-head")
         XCTAssertEqual(raw.metadata["version"], "1")
-        XCTAssertEqual(raw.metadata["kind"], head.kind)
+        XCTAssertEqual(raw.metadata["kind"], head.kind.rawValue)
         XCTAssertEqual(raw.metadata["source"], "unit test")
     }
 

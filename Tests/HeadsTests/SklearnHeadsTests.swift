@@ -91,8 +91,8 @@ final class SklearnHeadParityTests: XCTestCase {
     /// The three files named as in the release load as the three head kinds in both environments.
     func testReleaseFileNames() throws {
         for folder in sklearnFixtureFolders() {
-            XCTAssertEqual(try Head(sklearnFile: folder + "/linear_tot_classifier_epoch-32.sav").kind, "linear")
-            XCTAssertEqual(try Head(sklearnFile: folder + "/knn_tot_classifier_epoch-32.sav").kind, "knn")
+            XCTAssertEqual(try Head(sklearnFile: folder + "/linear_tot_classifier_epoch-32.sav").kind, .linear)
+            XCTAssertEqual(try Head(sklearnFile: folder + "/knn_tot_classifier_epoch-32.sav").kind, .knn)
             let svm = try Head(sklearnFile: folder + "/ocsvm_kernel_poly_gamma_auto_nu_0_1_crop.joblib")
             guard case let .svm(h) = svm, case let .poly(gamma, coef0, degree) = h.kernel else { return XCTFail("\(folder): not a poly SVM") }
             XCTAssertEqual(gamma, 1.0 / 192); XCTAssertEqual(coef0, 0); XCTAssertEqual(degree, 3)

@@ -99,11 +99,11 @@ enum SmallTraining {
         var lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         let header = lines.removeFirst()
         guard let e = header.firstIndex(of: "epoch"), let l = header.firstIndex(of: "linear_clean") else {
-            throw TrainingError("summary.csv header \(header)")
+            throw TrainingError.runFolder("summary.csv header \(header)")
         }
         return try lines.map { row in
             guard row.count == header.count, let epoch = Int(row[e]), let linear = Double(row[l]) else {
-                throw TrainingError("summary.csv row \(row)")
+                throw TrainingError.runFolder("summary.csv row \(row)")
             }
             return (epoch, linear)
         }

@@ -169,7 +169,7 @@ struct DeepfakeProcess {
             Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
         ].map { $0.appendingPathComponent("deepfake") }
         guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw TrainingError("the deepfake executable is not built (looked at \(candidates.map(\.path)))")
+            throw ProcessFailure("the deepfake executable is not built (looked at \(candidates.map(\.path)))")
         }
         return DeepfakeProcess(url: url)
     }
@@ -177,7 +177,7 @@ struct DeepfakeProcess {
     /// Starts the command (in `directory`, when given, as the working directory).
     func start(_ arguments: [String], log: String, directory: String? = nil) throws -> Process {
         guard FileManager.default.createFile(atPath: log, contents: nil), let output = FileHandle(forWritingAtPath: log) else {
-            throw TrainingError("cannot create \(log)")
+            throw ProcessFailure("cannot create \(log)")
         }
         let process = Process()
         process.executableURL = url
@@ -199,7 +199,7 @@ struct DeepfakeProcess {
         let process = try start(arguments, log: log, directory: directory)
         process.waitUntilExit()
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw TrainingError("deepfake \(arguments.joined(separator: " ")) ended with \(process.terminationStatus):\n\(Self.tail(log))")
+            throw ProcessFailure("deepfake \(arguments.joined(separator: " ")) ended with \(process.terminationStatus):\n\(Self.tail(log))")
         }
     }
 
@@ -217,16 +217,22 @@ struct DeepfakeProcess {
                 #endif
                 process.waitUntilExit()
                 guard process.terminationReason == .uncaughtSignal, process.terminationStatus == SIGKILL else {
-                    throw TrainingError("deepfake ended (\(process.terminationStatus)) before it was killed:\n\(Self.tail(log))")
+                    throw ProcessFailure("deepfake ended (\(process.terminationStatus)) before it was killed:\n\(Self.tail(log))")
                 }
                 return state
             }
             if !process.isRunning || Date() > deadline {
                 process.terminate()
                 process.waitUntilExit()
-                throw TrainingError("deepfake \(arguments.joined(separator: " ")) ended (\(process.terminationStatus)) before the kill point:\n\(Self.tail(log))")
+                throw ProcessFailure("deepfake \(arguments.joined(separator: " ")) ended (\(process.terminationStatus)) before the kill point:\n\(Self.tail(log))")
             }
             usleep(2000)
         }
     }
+}
+
+/// The `deepfake` child process did not run as the test needs.
+struct ProcessFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -16,7 +16,7 @@ struct SyntheticSource: SampleSource {
             return AnyIterator {
                 if done { return nil }
                 done = true
-                return .failure(WebDatasetError(shard: shard, reason: "no such shard"))
+                return .failure(WebDatasetError(.unreadable, shard: shard, reason: "no such shard"))
             }
         }
         let failAt = failAfter[shard]
@@ -24,7 +24,7 @@ struct SyntheticSource: SampleSource {
         return AnyIterator {
             if let failAt, i == failAt {
                 i = Int.max
-                return .failure(WebDatasetError(shard: shard, offset: Int64(failAt) * 1024, reason: "synthetic failure"))
+                return .failure(WebDatasetError(.corrupt, shard: shard, offset: Int64(failAt) * 1024, reason: "synthetic failure"))
             }
             guard i < n else { return nil }
             defer { i += 1 }

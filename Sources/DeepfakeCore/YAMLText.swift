@@ -3,29 +3,29 @@ import Yams
 
 /// A problem in a YAML text, at a line when one is known: the configuration readers turn it into their own
 /// `file:line: message` errors.
-public struct YAMLProblem: Error, Sendable, CustomStringConvertible {
+package struct YAMLProblem: Error, Sendable, CustomStringConvertible {
     /// The 1-based line, nil when the problem concerns the whole text.
-    public let line: Int?
+    package let line: Int?
     /// What is wrong, for people.
-    public let message: String
+    package let message: String
 
     /// A problem with its message and, when known, its line.
-    public init(_ message: String, line: Int?) {
+    package init(_ message: String, line: Int?) {
         self.message = message; self.line = line
     }
 
     /// `line N: message`, or the message alone.
-    public var description: String { line.map { "line \($0): \(message)" } ?? message }
+    package var description: String { line.map { "line \($0): \(message)" } ?? message }
 }
 
 /// YAML read with Yams (libyaml): the text's one document as a node that keeps each value's line, and typed
 /// values decoded from nodes with Yams' `Codable` decoder. The training configuration and the evaluation pairs
 /// file both read through here, so they accept the same YAML.
-public enum YAMLText {
+package enum YAMLText {
     /// The document of `text` as a node; nil when it holds no document (blank lines and comments only).
     /// Syntax errors, duplicate keys and several documents are thrown as a problem at the line they occur,
     /// with the column and, for the usual mistakes, a hint.
-    public static func compose(_ text: String) throws(YAMLProblem) -> Node? {
+    package static func compose(_ text: String) throws(YAMLProblem) -> Node? {
         do {
             return try Yams.compose(yaml: text)
         } catch let error as YamlError {
@@ -36,12 +36,12 @@ public enum YAMLText {
     }
 
     /// Decodes `node` as `T` with Yams' decoder; `userInfo` is passed on to `T`'s `init(from:)`.
-    public static func decode<T: Decodable>(_ type: T.Type, from node: Node, userInfo: [CodingUserInfoKey: Any] = [:]) throws -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, from node: Node, userInfo: [CodingUserInfoKey: Any] = [:]) throws -> T {
         try YAMLDecoder().decode(type, from: node, userInfo: userInfo)
     }
 
     /// `value` as YAML text, block style, long lines kept whole.
-    public static func encode<T: Encodable>(_ value: T) throws -> String {
+    package static func encode<T: Encodable>(_ value: T) throws -> String {
         let encoder = YAMLEncoder()
         encoder.options.width = -1
         encoder.options.allowUnicode = true
@@ -49,7 +49,7 @@ public enum YAMLText {
     }
 
     /// The 1-based line where `node` starts (nil for nodes made in code).
-    public static func line(of node: Node) -> Int? { node.mark?.line }
+    package static func line(of node: Node) -> Int? { node.mark?.line }
 
     /// The problem behind a Yams error, at the line where a person should look.
     static func problem(_ error: YamlError, text: String) -> YAMLProblem {

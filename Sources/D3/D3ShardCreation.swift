@@ -20,54 +20,55 @@ import Darwin
 import DeepfakeCore
 import FileAccess
 import Foundation
+import WebDataset
 
 /// Settings of ``createD3Shards(_:progress:)``.
-public struct D3ShardOptions: Sendable {
+package struct D3ShardOptions: Sendable {
     /// What to do with an output folder that is not empty.
-    public enum Existing: Sendable { case refuse, resume, overwrite }
+    package enum Existing: Sendable { case refuse, resume, overwrite }
 
     /// The D3 download folder (`--from`).
-    public var source: String
+    package var source: String
     /// The output folder (`--out`).
-    public var output: String
+    package var output: String
     /// Records per shard (`--per-shard`).
-    public var perShard = 5000
+    package var perShard = 5000
     /// The split named in the keys (`--split`).
-    public var split = "train"
+    package var split = "train"
     /// Key and file-name prefix (`--prefix`).
-    public var prefix = "elsa_v2"
+    package var prefix = D3Field.defaultPrefix
     /// Follow symbolic links that leave `source` (`--follow-symlinks`).
-    public var followSymlinks = false
+    package var followSymlinks = false
     /// A non-empty output folder: refused, resumed (`--resume`) or cleaned (`--overwrite`).
-    public var existing = Existing.refuse
+    package var existing = Existing.refuse
     /// Largest file read (1 GiB): a larger one makes its record incomplete.
-    public var maxFileBytes = 1 << 30
+    package var maxFileBytes = 1 << 30
 
     /// Options with the command's defaults.
-    public init(source: String, output: String) {
+    package init(source: String, output: String) {
         self.source = source
         self.output = output
     }
 }
 
 /// What ``createD3Shards(_:progress:)`` did.
-public struct D3ShardSummary: Sendable {
+package struct D3ShardSummary: Sendable {
     /// Every shard of the output, in order (kept ones included).
-    public var shards: [String] = []
+    package var shards: [String] = []
     /// Shards kept from an interrupted run.
-    public var keptShards = 0
+    package var keptShards = 0
     /// Records in the shards, kept ones included.
-    public var records = 0
+    package var records = 0
     /// The lines of `incomplete.txt`: names passed over, then records left out, each with its reason.
-    public var problems: [String] = []
+    package var problems: [String] = []
     /// `incomplete.txt`, when written.
-    public var report: String?
+    package var report: String?
     /// Files of an earlier run removed (`.overwrite`, `.resume`).
-    public var removed: [String] = []
+    package var removed: [String] = []
 }
 
 /// Why shards could not be created.
-public enum D3ShardsError: Error, CustomStringConvertible, Sendable {
+package enum D3ShardsError: Error, CustomStringConvertible, Sendable {
     /// An option value that cannot be used (the option, the value, why).
     case invalidOption(String, String, String)
     /// The source folder cannot be read.
@@ -82,7 +83,7 @@ public enum D3ShardsError: Error, CustomStringConvertible, Sendable {
     case write(String)
 
     /// Errors in how the command was called (exit status 64) rather than in its inputs.
-    public var isUsageError: Bool {
+    package var isUsageError: Bool {
         switch self {
         case .invalidOption, .outputNotEmpty: return true
         case .output(_, let reason): return reason.hasPrefix("is a file")
@@ -90,7 +91,7 @@ public enum D3ShardsError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .invalidOption(option, value, reason): return "\(option) \(value.debugDescription) cannot be used: \(reason)"
         case let .source(path, reason): return "--from \(path): \(reason)"
@@ -108,7 +109,7 @@ public enum D3ShardsError: Error, CustomStringConvertible, Sendable {
 
 /// Writes the records of `options.source` as shards in `options.output` (see the file header); `progress` gets
 /// (records done, records in all). Returns what was written and what was left out.
-public func createD3Shards(_ options: D3ShardOptions,
+package func createD3Shards(_ options: D3ShardOptions,
                            progress: (Int, Int) -> Void = { _, _ in }) throws(D3ShardsError) -> D3ShardSummary {
     for (option, value) in [("--prefix", options.prefix), ("--split", options.split)] {
         if let reason = sampleKeyPartProblem(value) { throw .invalidOption(option, value, reason) }
@@ -148,7 +149,7 @@ public func createD3Shards(_ options: D3ShardOptions,
     }
     for name in removing {
         guard unlink(out + "/" + name) == 0 || errno == ENOENT else {
-            throw .output(out, "cannot remove \(name): \(systemErrorText())")
+            throw .output(out, "cannot remove \(name): \(systemError())")
         }
         summary.removed.append(out + "/" + name)
     }

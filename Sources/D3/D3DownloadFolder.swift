@@ -17,27 +17,28 @@ import Darwin
 #endif
 import FileAccess
 import Foundation
+import WebDataset
 
 /// One record of the D3 download layout (docs/upstream.md, Download layout): `{id}_gen{0..3}.{ext}`, `{id}_real.{ext}`,
 /// `{id}_prompt.txt`, `{id}_url.txt`, found at any folder depth. Paths are as found under the scanned folder.
-public struct D3RecordFiles: Sendable, Equatable {
-    public var id: String
-    public var generated: [Int: String] = [:]
-    public var real: String?
-    public var prompt: String?
-    public var url: String?
+package struct D3RecordFiles: Sendable, Equatable {
+    package var id: String
+    package var generated: [Int: String] = [:]
+    package var real: String?
+    package var prompt: String?
+    package var url: String?
     /// Parts found more than once ("gen0", "real", "prompt.txt", "url.txt" → every path); such a record is ambiguous.
-    public var duplicates: [String: [String]] = [:]
+    package var duplicates: [String: [String]] = [:]
     /// The followed symbolic links among the paths → their resolved targets (what is opened).
-    public var linkTargets: [String: String] = [:]
+    package var linkTargets: [String: String] = [:]
 
     /// A record with no part yet.
-    public init(id: String) { self.id = id }
+    package init(id: String) { self.id = id }
 
     /// The parts a complete record lacks (empty when complete).
-    public var missing: [String] {
+    package var missing: [String] {
         var out: [String] = []
-        for k in 0..<4 where generated[k] == nil { out.append("gen\(k)") }
+        for k in 0..<D3Field.generatorCount where generated[k] == nil { out.append("gen\(k)") }
         if real == nil { out.append("real") }
         if prompt == nil { out.append("prompt.txt") }
         if url == nil { out.append("url.txt") }
@@ -45,7 +46,7 @@ public struct D3RecordFiles: Sendable, Equatable {
     }
 
     /// Why the record cannot become a sample before its files are read (missing or repeated parts); nil when it can.
-    public var problem: String? {
+    package var problem: String? {
         if !missing.isEmpty { return "missing " + missing.joined(separator: ", ") }
         if !duplicates.isEmpty {
             return duplicates.keys.sorted().map { "\($0) found \(duplicates[$0]!.count) times (\(duplicates[$0]!.joined(separator: ", ")))" }
@@ -56,23 +57,23 @@ public struct D3RecordFiles: Sendable, Equatable {
 }
 
 /// A name the scan passed over, and why.
-public struct D3ScanProblem: Sendable, Equatable, CustomStringConvertible {
+package struct D3ScanProblem: Sendable, Equatable, CustomStringConvertible {
     /// The path as found; bytes that are not UTF-8 are written `\xNN`.
-    public var path: String
-    public var reason: String
-    public var description: String { "\(path): \(reason)" }
+    package var path: String
+    package var reason: String
+    package var description: String { "\(path): \(reason)" }
 }
 
 /// What a scan found: the records (sorted by id) and the names it passed over (sorted by path).
-public struct D3Scan: Sendable {
-    public var records: [D3RecordFiles]
-    public var problems: [D3ScanProblem]
+package struct D3Scan: Sendable {
+    package var records: [D3RecordFiles]
+    package var problems: [D3ScanProblem]
 }
 
 /// Why a text cannot be one part of a sample key or a shard file name (`--prefix`, `--split`, a record id);
 /// nil when it can: not empty, at most 100 bytes, no `/`, no `.` (the first dot of a member name ends its sample
 /// key, and `.`/`..` name folders), no control character (NUL included).
-public func sampleKeyPartProblem(_ text: String) -> String? {
+package func sampleKeyPartProblem(_ text: String) -> String? {
     if text.isEmpty { return "it is empty" }
     if text.utf8.count > 100 { return "it is \(text.utf8.count) bytes long (at most 100)" }
     if text.contains("/") { return "it contains '/'" }
@@ -84,7 +85,7 @@ public func sampleKeyPartProblem(_ text: String) -> String? {
 /// Scans `root` recursively for D3 record files, grouped by id, sorted by id (see the file header for what is
 /// read and what is listed as a problem).
 /// - Throws: `root` that does not exist, is not a folder or cannot be opened.
-public func scanD3Records(root: String, followSymlinks: Bool = false) throws(WebDatasetError) -> D3Scan {
+package func scanD3Records(root: String, followSymlinks: Bool = false) throws(WebDatasetError) -> D3Scan {
     var records: [String: D3RecordFiles] = [:]
     var problems: [D3ScanProblem] = []
     let rules = FolderWalkRules(
@@ -106,10 +107,10 @@ public func scanD3Records(root: String, followSymlinks: Bool = false) throws(Web
         }
     } catch {
         switch error {
-        case .notRegularFile: throw WebDatasetError(shard: root, reason: "not a folder")
+        case .notRegularFile: throw WebDatasetError(.unreadable, shard: root, reason: "not a folder")
         case let .cannotOpen(code, _) where code == ENOENT || code == ELOOP || code == ENAMETOOLONG:
-            throw WebDatasetError(shard: root, reason: error.description)
-        default: throw WebDatasetError(shard: root, reason: "cannot open the folder: " + error.description)
+            throw WebDatasetError(.unreadable, shard: root, reason: error.description)
+        default: throw WebDatasetError(.unreadable, shard: root, reason: "cannot open the folder: " + error.description)
         }
     }
     return D3Scan(records: records.values.sorted { $0.id < $1.id },
@@ -124,7 +125,7 @@ private func addD3Part(path: String, name: String, target: String?, to records: 
     let rest = name[name.index(after: underscore)...]
     let part: String
     if rest.hasPrefix("gen"), let dot = rest.firstIndex(of: "."), let k = Int(rest[rest.index(rest.startIndex, offsetBy: 3)..<dot]),
-       (0..<4).contains(k) {
+       (0..<D3Field.generatorCount).contains(k) {
         part = "gen\(k)"
     } else if rest.hasPrefix("real.") {
         part = "real"
@@ -159,9 +160,9 @@ func readRegularFile(_ path: String, limit: Int) throws(WebDatasetError) -> [UIn
         return try FileAccess.readRegularFile(path, limit: limit, followFinalLink: false)
     } catch {
         switch error {
-        case .symbolicLink: throw WebDatasetError(shard: path, reason: "is a symbolic link now (it changed after the folder was searched)")
-        case .cannotOpen: throw WebDatasetError(shard: path, reason: "cannot open: " + error.description)
-        default: throw WebDatasetError(shard: path, reason: error.description)
+        case .symbolicLink: throw WebDatasetError(.unreadable, shard: path, reason: "is a symbolic link now (it changed after the folder was searched)")
+        case .cannotOpen: throw WebDatasetError(.unreadable, shard: path, reason: "cannot open: " + error.description)
+        default: throw WebDatasetError(.unreadable, shard: path, reason: error.description)
         }
     }
 }
@@ -171,14 +172,16 @@ extension D3RecordFiles {
     /// fields `caption.txt`, `gen_0.{ext}` … `gen_3.{ext}`, `real.{ext}`, `url.txt`), with the image bytes as
     /// they are on disk (no re-encoding). Throws for an incomplete or ambiguous record, or a file that cannot be
     /// read (not a regular file, over `maxFileBytes`).
-    public func sample(prefix: String = "elsa_v2", split: String, maxFileBytes: Int = 1 << 30) throws(WebDatasetError) -> Sample {
-        if let problem { throw WebDatasetError(shard: id, reason: "incomplete record: " + problem) }
+    package func sample(prefix: String = D3Field.defaultPrefix, split: String, maxFileBytes: Int = 1 << 30) throws(WebDatasetError) -> Sample {
+        if let problem { throw WebDatasetError(.sample, shard: id, reason: "incomplete record: " + problem) }
         func read(_ path: String) throws(WebDatasetError) -> [UInt8] { try readRegularFile(linkTargets[path] ?? path, limit: maxFileBytes) }
         func ext(_ path: String) -> String { (path as NSString).pathExtension.lowercased() }
-        var fields: [(name: String, bytes: [UInt8])] = [("caption.txt", try read(prompt!))]
-        for k in 0..<4 { fields.append(("gen_\(k).\(ext(generated[k]!))", try read(generated[k]!))) }
-        fields.append(("real.\(ext(real!))", try read(real!)))
-        fields.append(("url.txt", try read(url!)))
-        return Sample(key: "\(prefix)__\(split)__\(id)", shard: "", fields: fields)
+        var fields: [(name: String, bytes: [UInt8])] = [(D3Field.caption.name(), try read(prompt!))]
+        for k in 0..<D3Field.generatorCount {
+            fields.append((D3Field.generated(k).name(extension: ext(generated[k]!)), try read(generated[k]!)))
+        }
+        fields.append((D3Field.real.name(extension: ext(real!)), try read(real!)))
+        fields.append((D3Field.url.name(), try read(url!)))
+        return Sample(key: D3Field.sampleKey(prefix: prefix, split: split, id: id), shard: "", fields: fields)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import D3
 import TestSupport
 import WebDataset
 import XCTest
@@ -54,7 +55,8 @@ final class D3ShardCreationTests: XCTestCase {
         options.split = "train"; options.prefix = "p%d"
         let summary = try createD3Shards(options)
         XCTAssertEqual(summary.shards, [folder + "/out/p%d-000000.tar"])
-        XCTAssertEqual(readSamples(Array(files(folder + "/out")["p%d-000000.tar"]!)).samples.map(\.key), ["p%d__train__1"])
+        let keys = Array(TarShardSource().samples(of: folder + "/out/p%d-000000.tar")).map { try? $0.get().key }
+        XCTAssertEqual(keys, ["p%d__train__1"])
     }
 
     /// An interrupted run is simulated by removing the later shards of a finished one and leaving a partial
