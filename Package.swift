@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "EmbeddingMap", dependencies: ["Tensor"]),
         .target(name: "Parquet", dependencies: ["CZlib", "CSnappy", "CZstd"]),
         .target(name: "Collective", dependencies: ["CMPI"]),
-        .target(name: "WebDataset", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "WebDataset", dependencies: ["Checkpoints", "DeepfakeCore", "FileAccess", "Imaging", "Tensor", .product(name: "Logging", package: "swift-log")]),
         // The D3 record: its fields and keys in shards, the download folder's layout, roles in evaluation.
         .target(name: "D3", dependencies: ["DeepfakeCore", "FileAccess", "Imaging", "WebDataset"]),
         .target(
@@ -86,6 +86,11 @@ let package = Package(
         .executableTarget(name: "deepfake-bench", dependencies: ["DeepfakeCore", "Detection", "Training", "WebDataset", "ViT", "Tensor", "Imaging", "Collective",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "deepfake-collective-check", dependencies: ["Collective"]),
+        // libFuzzer targets for the readers of untrusted files; scripts/fuzz builds them with the sanitizers. The
+        // normal build gives it a main that replays inputs.
+        .executableTarget(
+            name: "deepfake-fuzz",
+            dependencies: ["Imaging", "WebDataset", "Checkpoints", "Heads", "ViT", "Detection", "Training", "Parquet"]),
         // Shared by the test targets: fixture paths, the loopback HTTP listener.
         .target(name: "TestSupport", dependencies: ["CZlib"], path: "Tests/TestSupport"),
         .testTarget(name: "DeepfakeCoreTests", dependencies: ["DeepfakeCore", "TestSupport"]),
@@ -95,7 +100,7 @@ let package = Package(
         .testTarget(name: "ViTTests", dependencies: ["ViT", "Checkpoints", "Tensor", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "HeadsTests", dependencies: ["Heads", "Checkpoints", "Tensor", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "DeepfakeCore", "TestSupport"]),
-        .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "Imaging", "DeepfakeCore", "TestSupport"]),
+        .testTarget(name: "WebDatasetTests", dependencies: ["Checkpoints", "Tensor", "WebDataset", "Imaging", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Heads", "Tensor", "ViT", "WebDataset", "DeepfakeCore", "TestSupport"]),
         .testTarget(name: "D3Tests", dependencies: ["D3", "WebDataset", "TestSupport"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),

@@ -1,14 +1,25 @@
 import Tensor
 
-/// NumPy `.npy` files holding little-endian float32 arrays in C order (format versions 1 to 3).
+/// NumPy `.npy` arrays (format versions 1 to 3), read from files or from bytes in memory (a shard's field).
 public enum Npy {
-    /// Reads a `<f4` array (also accepts `<f8`, converted to Float; Fortran-order arrays are returned in C
-    /// order). The header is parsed strictly (the dict numpy writes: 'descr', 'fortran_order', 'shape'); the
-    /// element count is computed with overflow checks and must match the data exactly.
+    /// Reads a `.npy` file holding `<f4` or `<f8` (the only types model and fixture files hold; anything else
+    /// there is a wrong file); otherwise as ``decode(_:name:)``.
     public static func read(path: String) throws(CheckpointError) -> Tensor {
         let file = try MappedFile(path: path)
-        let b = file.bytes
-        func bad(_ reason: String) -> CheckpointError { .malformed(path: path, reason: reason) }
+        return try decode(file.bytes, name: path, dtypes: ["<f4", "<f8"])
+    }
+
+    /// Decodes a whole `.npy` file held in memory, named `name` in errors. The header is parsed strictly (the
+    /// dict numpy writes: 'descr', 'fortran_order', 'shape'); dtypes are floats (`f2`, `f4`, `f8`), signed and
+    /// unsigned integers (1–8 bytes) and booleans in either byte order, converted to `Float`; Fortran-order
+    /// arrays are returned in C order; the element count is overflow-checked and must match the data exactly.
+    public static func decode(_ b: UnsafeRawBufferPointer, name: String) throws(CheckpointError) -> Tensor {
+        try decode(b, name: name, dtypes: nil)
+    }
+
+    /// ``decode(_:name:)`` accepting only the `dtypes` listed (all the reader knows when nil).
+    static func decode(_ b: UnsafeRawBufferPointer, name: String, dtypes: [String]?) throws(CheckpointError) -> Tensor {
+        func bad(_ reason: String) -> CheckpointError { .malformed(path: name, reason: reason) }
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard b.count >= 10, Array(b[0..<6]) == magic else { throw bad("no .npy magic") }
         let major = b[6]
@@ -23,14 +34,14 @@ public enum Npy {
             throw bad("format version \(major).\(b[7]) (this reader knows 1 to 3)")
         }
         guard headerLength <= b.count - headerStart else {
-            throw bad("header length \(headerLength) does not fit in a file of \(b.count) bytes")
+            throw bad("header length \(headerLength) does not fit in \(b.count) bytes")
         }
-        let header = try NpyHeader(UnsafeRawBufferPointer(rebasing: b[headerStart..<(headerStart + headerLength)]), path: path)
-        let size: Int
-        switch header.descr {
-        case "<f4": size = 4
-        case "<f8": size = 8
-        default: throw bad("dtype '\(header.descr)' is not '<f4' or '<f8'")
+        let header = try NpyHeader(UnsafeRawBufferPointer(rebasing: b[headerStart..<(headerStart + headerLength)]), path: name)
+        if let dtypes, !dtypes.contains(header.descr) {
+            throw bad("dtype '\(header.descr)' is not " + dtypes.map { "'\($0)'" }.joined(separator: " or "))
+        }
+        guard let dtype = NpyDType(header.descr) else {
+            throw bad("dtype '\(header.descr)' is not a float, integer or boolean type")
         }
         var count = 1
         for d in header.shape {
@@ -39,18 +50,28 @@ public enum Npy {
             count = product
         }
         let start = headerStart + headerLength
-        let (needed, overflow) = count.multipliedReportingOverflow(by: size)
+        let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.size)
         guard !overflow, needed == b.count - start else {
             throw bad("data holds \(b.count - start) bytes, shape \(header.shape) of \(header.descr) needs \(overflow ? "more than 2^63" : String(needed))")
         }
         var out = [Float](repeating: 0, count: count)
-        for i in 0..<count {
-            out[i] = size == 4
-                ? Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)))
-                : Float(Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: start + 8 * i, as: UInt64.self))))
+        if count > 0 {
+            let base = b.baseAddress! + start
+            for i in 0..<count { out[i] = dtype.load(base + i * dtype.size) }
         }
         if header.fortranOrder, header.shape.count > 1 { out = cOrder(fortran: out, shape: header.shape) }
         return Tensor(shape: header.shape, data: out)
+    }
+
+    /// ``decode(_:name:)`` on an array of bytes.
+    public static func decode(_ bytes: [UInt8], name: String) throws(CheckpointError) -> Tensor {
+        do {
+            return try bytes.withUnsafeBytes { raw in try decode(raw, name: name) }
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw .malformed(path: name, reason: "\(error)")  // unreachable: decode throws only CheckpointError
+        }
     }
 
     /// Elements stored in Fortran (column-major) order, rearranged into C (row-major) order.
@@ -94,6 +115,55 @@ public enum Npy {
     public static func write(_ tensor: Tensor, to path: String) throws(CheckpointError) {
         let bytes = encode(tensor)
         try writeFileAtomically(path) { (append) throws(CheckpointError) in try append(bytes) }
+    }
+}
+
+/// An element type of a `.npy` array that converts to `Float`: `f2`/`f4`/`f8`, `i1`–`i8`, `u1`–`u8`, `b1`,
+/// with `<`, `>`, `|` or `=` (native, little-endian here) before it.
+struct NpyDType {
+    enum Kind { case float, signed, unsigned, bool }
+    let kind: Kind
+    let size: Int
+    let bigEndian: Bool
+
+    init?(_ descr: String) {
+        var text = Substring(descr)
+        var big = false
+        if let first = text.first, "<>|=".contains(first) {
+            big = first == ">"
+            text = text.dropFirst()
+        }
+        guard let code = text.first, let size = Int(text.dropFirst()) else { return nil }
+        switch (code, size) {
+        case ("f", 2), ("f", 4), ("f", 8): kind = .float
+        case ("i", 1), ("i", 2), ("i", 4), ("i", 8): kind = .signed
+        case ("u", 1), ("u", 2), ("u", 4), ("u", 8): kind = .unsigned
+        case ("b", 1): kind = .bool
+        default: return nil
+        }
+        self.size = size
+        bigEndian = big
+    }
+
+    /// The element at `pointer`, as `Float`.
+    func load(_ pointer: UnsafeRawPointer) -> Float {
+        var raw: UInt64 = 0
+        for index in 0..<size {
+            raw = raw << 8 | UInt64(pointer.load(fromByteOffset: bigEndian ? index : size - 1 - index, as: UInt8.self))
+        }
+        switch kind {
+        case .bool: return raw != 0 ? 1 : 0
+        case .unsigned: return Float(raw)
+        case .signed:
+            let shift = UInt64(64 - 8 * size)
+            return Float(Int64(bitPattern: raw << shift) >> Int64(shift))
+        case .float:
+            switch size {
+            case 2: return Float(Float16(bitPattern: UInt16(raw)))
+            case 4: return Float(bitPattern: UInt32(raw))
+            default: return Float(Double(bitPattern: raw))
+            }
+        }
     }
 }
 

@@ -40,7 +40,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(name): not a recognised image format (supported: JPEG, PNG, BMP, GIF, TIFF, WebP; "
                 + "the format is detected from the content, not the extension)"
         case .tooLarge(let name, let format, let width, let height, let maxPixels):
-            return "\(name): \(format.displayName) image of \(width)x\(height) = \(width * height) pixels exceeds "
+            let (area, overflow) = width.multipliedReportingOverflow(by: height)  // a header's sizes may overflow
+            return "\(name): \(format.displayName) image of \(width)x\(height) = \(overflow ? "more than \(Int.max)" : "\(area)") pixels exceeds "
                 + "the limit of \(maxPixels) pixels (DecodeOptions.maxPixels); refused before decoding"
         case .truncated(let name, let format, let detail):
             return "\(name): \(format.displayName) data is truncated (\(detail)); the file is incomplete"

@@ -1,6 +1,7 @@
 // Decoding a sample's fields by extension, as webdataset's default decoders do (`autodecode.basichandlers` and
 // the image handler): the extension is what follows the field name's last dot ("gen_0.jpg" → "jpg").
 
+import Checkpoints
 import Foundation
 import Imaging
 import Tensor
@@ -81,13 +82,14 @@ extension Sample {
         }
     }
 
-    /// The field as a NumPy array (see ``NpyArray/decode(_:name:)``). Nil when the field is absent.
+    /// The field as a NumPy array (see `Npy.decode(_:name:)` in Checkpoints). Nil when the field is absent.
     public func npy(_ field: String) throws(WebDatasetError) -> Tensor? {
         guard let bytes = self[field: field] else { return nil }
-        do throws(NpyArray.DecodeError) {
-            return try NpyArray.decode(bytes)
+        do throws(CheckpointError) {
+            return try Npy.decode(bytes, name: fieldName(field))
         } catch {
-            throw fieldError(field, "invalid .npy data: \(error.reason)")
+            guard case .malformed(_, let reason) = error else { throw fieldError(field, "invalid .npy data: \(error)") }
+            throw fieldError(field, "invalid .npy data: \(reason)")
         }
     }
 
@@ -117,152 +119,5 @@ extension Sample {
         case .image: return .image(try image(field, options: imageOptions)!)
         case .bytes: return .bytes(bytes)
         }
-    }
-}
-
-/// In-memory `.npy` decoding (Checkpoints' `Npy` reads files). Versions 1–3; C or Fortran order; little- or
-/// big-endian floats (`f2`, `f4`, `f8`), signed and unsigned integers (1–8 bytes) and booleans, converted to
-/// `Float` in a ``Tensor`` of the array's shape (a scalar has shape `[]`).
-public enum NpyArray {
-    /// Why bytes are not a supported `.npy` array.
-    public struct DecodeError: Error, Sendable, Equatable {
-        /// What is wrong.
-        public var reason: String
-    }
-
-    /// Decodes a whole `.npy` file held in memory.
-    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> Tensor {
-        let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
-        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw DecodeError(reason: "no .npy magic") }
-        let major = bytes[6]
-        let headerLength: Int, headerStart: Int
-        switch major {
-        case 1:
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
-            headerStart = 10
-        case 2, 3:
-            guard bytes.count >= 12 else { throw DecodeError(reason: "truncated header") }
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
-            headerStart = 12
-        default:
-            throw DecodeError(reason: "unsupported format version \(major)")
-        }
-        guard headerStart + headerLength <= bytes.count else { throw DecodeError(reason: "truncated header") }
-        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
-        guard let descr = quotedValue(header, key: "descr") else { throw DecodeError(reason: "no descr in header") }
-        guard let shape = shapeValue(header) else { throw DecodeError(reason: "no shape in header") }
-        let fortran = header.range(of: #"'fortran_order'\s*:\s*True"#, options: .regularExpression) != nil
-        let dtype = try DType(descr)
-        var count = 1
-        for dimension in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard dimension >= 0, !overflow else { throw DecodeError(reason: "bad shape \(shape)") }
-            count = product
-        }
-        let start = headerStart + headerLength
-        let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.size)
-        guard !overflow, bytes.count - start >= needed else {
-            throw DecodeError(reason: "data holds \(bytes.count - start) bytes, shape \(shape) of \(descr) needs \(needed)")
-        }
-        var values = [Float](repeating: 0, count: count)
-        bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress! + start
-            for index in 0..<count { values[index] = dtype.load(base + index * dtype.size) }
-        }
-        if fortran && shape.count > 1 { values = cOrder(fromFortran: values, shape: shape) }
-        return Tensor(shape: shape, data: values)
-    }
-
-    private struct DType {
-        enum Kind { case float, signed, unsigned, bool }
-        let kind: Kind
-        let size: Int
-        let bigEndian: Bool
-
-        init(_ descr: String) throws(DecodeError) {
-            var text = Substring(descr)
-            var big = false
-            if let first = text.first, "<>|=".contains(first) {
-                big = first == ">"
-                text = text.dropFirst()
-            }
-            guard let code = text.first, let size = Int(text.dropFirst()) else {
-                throw DecodeError(reason: "unsupported dtype \(descr)")
-            }
-            switch (code, size) {
-            case ("f", 2), ("f", 4), ("f", 8): kind = .float
-            case ("i", 1), ("i", 2), ("i", 4), ("i", 8): kind = .signed
-            case ("u", 1), ("u", 2), ("u", 4), ("u", 8): kind = .unsigned
-            case ("b", 1): kind = .bool
-            default: throw DecodeError(reason: "unsupported dtype \(descr)")
-            }
-            self.size = size
-            bigEndian = big
-        }
-
-        func load(_ pointer: UnsafeRawPointer) -> Float {
-            var raw: UInt64 = 0
-            for index in 0..<size {
-                let byte = UInt64(pointer.load(fromByteOffset: bigEndian ? index : size - 1 - index, as: UInt8.self))
-                raw = raw << 8 | byte
-            }
-            switch kind {
-            case .bool: return raw != 0 ? 1 : 0
-            case .unsigned: return Float(raw)
-            case .signed:
-                let shift = UInt64(64 - 8 * size)
-                return Float(Int64(bitPattern: raw << shift) >> Int64(shift))
-            case .float:
-                switch size {
-                case 2: return Float(Float16(bitPattern: UInt16(raw)))
-                case 4: return Float(bitPattern: UInt32(raw))
-                default: return Float(Double(bitPattern: raw))
-                }
-            }
-        }
-    }
-
-    private static func quotedValue(_ header: String, key: String) -> String? {
-        guard let keyRange = header.range(of: "'\(key)'") else { return nil }
-        let rest = header[keyRange.upperBound...]
-        guard let open = rest.firstIndex(where: { $0 == "'" || $0 == "\"" }) else { return nil }
-        let quote = rest[open]
-        guard let close = rest[rest.index(after: open)...].firstIndex(of: quote) else { return nil }
-        return String(rest[rest.index(after: open)..<close])
-    }
-
-    private static func shapeValue(_ header: String) -> [Int]? {
-        guard let keyRange = header.range(of: "'shape'"),
-              let open = header[keyRange.upperBound...].firstIndex(of: "("),
-              let close = header[open...].firstIndex(of: ")") else { return nil }
-        var shape: [Int] = []
-        for part in header[header.index(after: open)..<close].split(separator: ",") {
-            let trimmed = part.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "L", with: "")
-            if trimmed.isEmpty { continue }
-            guard let value = Int(trimmed) else { return nil }
-            shape.append(value)
-        }
-        return shape
-    }
-
-    /// Reorders column-major values into row-major order.
-    private static func cOrder(fromFortran values: [Float], shape: [Int]) -> [Float] {
-        var out = [Float](repeating: 0, count: values.count)
-        var fortranStrides = [Int](repeating: 1, count: shape.count)
-        for axis in 1..<shape.count { fortranStrides[axis] = fortranStrides[axis - 1] * shape[axis - 1] }
-        var index = [Int](repeating: 0, count: shape.count)
-        for flat in 0..<values.count {
-            var source = 0
-            for axis in 0..<shape.count { source += index[axis] * fortranStrides[axis] }
-            out[flat] = values[source]
-            var axis = shape.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < shape[axis] { break }
-                index[axis] = 0
-                axis -= 1
-            }
-        }
-        return out
     }
 }

@@ -1,4 +1,6 @@
+import Checkpoints
 import Foundation
+import Tensor
 import TestSupport
 import WebDataset
 import XCTest
@@ -212,28 +214,14 @@ final class SampleGroupingTests: XCTestCase {
         XCTAssertEqual(try Sample(key: "k", shard: "", fields: [("cls", Array(" 1_000\n".utf8))]).integer("cls"), 1000)
     }
 
-    /// The in-memory .npy decoder against numpy's bytes for several dtypes and orders.
-    func testNpyDecoding() throws {
-        func npy(_ descr: String, _ shape: String, fortran: Bool = false, _ payload: [UInt8]) -> [UInt8] {
-            var header = "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': \(shape), }"
-            while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-            header += "\n"
-            return [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]
-                + Array(header.utf8) + payload
+    /// A shard's `.npy` field goes through the same reader; an error names the field.
+    func testSampleFieldUsesTheReader() throws {
+        let good = Npy.encode(Tensor(shape: [2], data: [1, 2]))
+        let sample = Sample(key: "k", shard: "s.tar", fields: [("a.npy", good), ("b.npy", Array(good.dropLast(2)))])
+        XCTAssertEqual(try sample.npy("a.npy")?.data, [1, 2])
+        XCTAssertThrowsError(try sample.npy("b.npy")) { error in
+            XCTAssertTrue("\(error)".contains("s.tar#k.b.npy"), "\(error)")
+            XCTAssertTrue("\(error)".contains("data holds 6 bytes"), "\(error)")
         }
-        let floats: [Float] = [1, -2.5, 3, 4, 5, 6]
-        let f4 = floats.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
-        XCTAssertEqual(try NpyArray.decode(npy("<f4", "(2, 3)", f4)).data, floats)
-        let f8be = floats.flatMap { withUnsafeBytes(of: Double($0).bitPattern.bigEndian, Array.init) }
-        XCTAssertEqual(try NpyArray.decode(npy(">f8", "(6,)", f8be)).data, floats)
-        XCTAssertEqual(try NpyArray.decode(npy("|u1", "(3,)", [0, 7, 255])).data, [0, 7, 255])
-        XCTAssertEqual(try NpyArray.decode(npy("<i2", "(2,)", [0xFF, 0xFF, 0x02, 0x00])).data, [-1, 2])
-        XCTAssertEqual(try NpyArray.decode(npy("<i8", "()", withUnsafeBytes(of: Int64(-7).littleEndian, Array.init))).shape, [])
-        // Fortran order: column-major [[1, 2, 3], [4, 5, 6]] is stored as 1 4 2 5 3 6.
-        let column: [Float] = [1, 4, 2, 5, 3, 6]
-        let f4f = column.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
-        XCTAssertEqual(try NpyArray.decode(npy("<f4", "(2, 3)", fortran: true, f4f)).data, [1, 2, 3, 4, 5, 6])
-        XCTAssertThrowsError(try NpyArray.decode(npy("<c8", "(1,)", [UInt8](repeating: 0, count: 8))))
-        XCTAssertThrowsError(try NpyArray.decode(npy("<f4", "(4,)", f4.prefix(8).map { $0 })))
     }
 }
