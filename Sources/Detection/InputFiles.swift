@@ -171,7 +171,8 @@ public func inputStream(paths inputs: [[UInt8]]) -> AnySequence<InputItem> {
                 switch result {
                 case let .failure(error): return [InputItem(path: shard, error: "\(error)")]
                 case let .success(sample):
-                    return sample.fields.filter { imageFileExtensions.contains(($0.name as NSString).pathExtension.lowercased()) }
+                    // webdataset's rule: a field named `jpg` (member `KEY.jpg`) is an image as much as `real.jpg`.
+                    return sample.fields.filter { FieldKind(field: $0.name) == .image }
                         .map { InputItem(origin: .shardMember(shard: shard, key: sample.key, field: $0.name), bytes: $0.bytes) }
                 }
             })

@@ -134,7 +134,7 @@ struct Shards: ParsableCommand {
                 switch result {
                 case let .success(s):
                     samples += 1
-                    for field in s.fields where imageFileExtensions.contains((field.name as NSString).pathExtension.lowercased()) {
+                    for field in s.fields where FieldKind(field: field.name) == .image {
                         images += 1
                         do {
                             _ = try decodeImage(field.bytes, name: "\(s.shard)#\(s.key).\(field.name)")
