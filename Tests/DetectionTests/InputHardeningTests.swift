@@ -13,12 +13,7 @@ import TestSupport
 import XCTest
 
 final class InputHardeningTests: XCTestCase {
-    private func scratch() throws -> String {
-        let folder = NSTemporaryDirectory() + "/input-hardening-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
-        return folder
-    }
+    private func scratch() throws -> String { try temporaryFolder(self, prefix: "input-hardening") }
 
     private let image = images + "/png_rgba8_61x43.png"
 

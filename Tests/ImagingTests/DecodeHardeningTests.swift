@@ -13,12 +13,7 @@ import TestSupport
 import XCTest
 
 final class DecodeHardeningTests: XCTestCase {
-    private func scratch() throws -> String {
-        let folder = NSTemporaryDirectory() + "/decode-hardening-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
-        return folder
-    }
+    private func scratch() throws -> String { try temporaryFolder(self, prefix: "decode-hardening") }
 
     // MARK: - Item 9: only regular files, never more than maxBytes
 
