@@ -56,22 +56,33 @@ func conditionalProbabilities(_ distances: UnsafeBufferPointer<Float>, skip: Int
     }
 }
 
-/// The exact method's P from all pairwise squared distances.
-func denseAffinities(_ data: PointMatrix, perplexity: Double, threads: Int) -> DenseAffinities {
-    let n = data.count
-    var conditional = [Double](repeating: 0, count: n * n)
+/// The conditional probabilities of `count` rows of `width` squared distances each (`distance(i, j)`, taken as
+/// float32 as scikit-learn's binary search takes them), rows computed in parallel; with `skipsSelf`, row i's
+/// entry i is the point itself and is left out.
+private func conditionalRows(count n: Int, width: Int, skipsSelf: Bool, perplexity: Double, threads: Int,
+                             distance: (Int, Int) -> Float) -> [Double] {
+    var conditional = [Double](repeating: 0, count: n * width)
     conditional.withUnsafeMutableBufferPointer { out in
         let out = UncheckedSendable(out)
         parallelChunks(n, threads: threads) { rows in
-            var row = [Float](repeating: 0, count: n)
+            var row = [Float](repeating: 0, count: width)
             for i in rows {
-                for j in 0..<n { row[j] = i == j ? 0 : Float(data.squaredDistance(i, j)) }
+                for j in 0..<width { row[j] = distance(i, j) }
                 row.withUnsafeBufferPointer { d in
-                    conditionalProbabilities(d, skip: i, perplexity: perplexity,
-                                             into: UnsafeMutableBufferPointer(rebasing: out.value[(i * n)..<((i + 1) * n)]))
+                    conditionalProbabilities(d, skip: skipsSelf ? i : nil, perplexity: perplexity,
+                                             into: UnsafeMutableBufferPointer(rebasing: out.value[(i * width)..<((i + 1) * width)]))
                 }
             }
         }
+    }
+    return conditional
+}
+
+/// The exact method's P from all pairwise squared distances.
+func denseAffinities(_ data: PointMatrix, perplexity: Double, threads: Int) -> DenseAffinities {
+    let n = data.count
+    let conditional = conditionalRows(count: n, width: n, skipsSelf: true, perplexity: perplexity, threads: threads) { i, j in
+        i == j ? 0 : Float(data.squaredDistance(i, j))
     }
     var total = 0.0
     for i in 0..<n { for j in 0..<n where j != i { total += conditional[i * n + j] + conditional[j * n + i] } }
@@ -125,19 +136,8 @@ func nearestNeighbours(_ data: PointMatrix, k: Int, threads: Int) -> [[(index: I
 /// The Barnes–Hut method's P from each point's k nearest neighbours.
 func sparseAffinities(_ neighbours: [[(index: Int, distance: Double)]], perplexity: Double, threads: Int) -> SparseAffinities {
     let n = neighbours.count, k = neighbours.first?.count ?? 0
-    var conditional = [Double](repeating: 0, count: n * k)
-    conditional.withUnsafeMutableBufferPointer { out in
-        let out = UncheckedSendable(out)
-        parallelChunks(n, threads: threads) { rows in
-            var row = [Float](repeating: 0, count: k)
-            for i in rows {
-                for j in 0..<k { row[j] = Float(neighbours[i][j].distance) }
-                row.withUnsafeBufferPointer { d in
-                    conditionalProbabilities(d, skip: nil, perplexity: perplexity,
-                                             into: UnsafeMutableBufferPointer(rebasing: out.value[(i * k)..<((i + 1) * k)]))
-                }
-            }
-        }
+    let conditional = conditionalRows(count: n, width: k, skipsSelf: false, perplexity: perplexity, threads: threads) { i, j in
+        Float(neighbours[i][j].distance)
     }
     // C + Cᵀ: every (i, j, c) entered in row i and row j, then each row sorted by column and merged.
     var counts = [Int](repeating: 0, count: n + 1)
