@@ -67,7 +67,6 @@ import os
 os.environ["OMP_NUM_THREADS"] = "1"  # before numpy/scikit-learn load OpenMP: Barnes-Hut sums in a fixed order
 
 import json
-import math
 import sys
 import warnings
 
@@ -87,6 +86,8 @@ from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 from sklearn.metrics import brier_score_loss, log_loss, roc_curve
 
+from make_metric_fixtures import num  # JSON number: float, or "inf"/"-inf"/"nan" as the Swift tests read them
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEADS = os.path.join(ROOT, "Tests", "Fixtures", "heads")
 OUT = os.path.join(ROOT, "Tests", "Fixtures", "trust")
@@ -99,15 +100,6 @@ VERSIONS = {
     "scipy": scipy.__version__,
     "scikit-learn": sklearn.__version__,
 }
-
-
-def num(x):
-    x = float(x)
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if math.isnan(x):
-        return "nan"
-    return x
 
 
 def nums(a):
